@@ -1,0 +1,1 @@
+"""The ``accord`` command line: thin typer wrappers over the capability packages."""

@@ -1,0 +1,241 @@
+"""STIX 2.1 object rules that the store enforces on everything it accepts.
+
+These checks are deliberately the ones the specification makes MUST-level: identifiers,
+required properties, timestamps and pattern syntax. They run on every object of every
+import, so they are written for speed; complex patterns are handed to the OASIS
+``stix2-patterns`` parser, simple value patterns are checked by a strict subset grammar.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from stix2patterns.validator import validate as _validate_pattern
+
+from accord.model.observables import PatternNotSimple, parse_simple_pattern
+from accord.model.timestamps import parse_stix_timestamp
+
+SDO_TYPES = frozenset(
+    {
+        "attack-pattern",
+        "campaign",
+        "course-of-action",
+        "grouping",
+        "identity",
+        "incident",
+        "indicator",
+        "infrastructure",
+        "intrusion-set",
+        "location",
+        "malware",
+        "malware-analysis",
+        "note",
+        "observed-data",
+        "opinion",
+        "report",
+        "threat-actor",
+        "tool",
+        "vulnerability",
+    }
+)
+SRO_TYPES = frozenset({"relationship", "sighting"})
+SCO_TYPES = frozenset(
+    {
+        "artifact",
+        "autonomous-system",
+        "directory",
+        "domain-name",
+        "email-addr",
+        "email-message",
+        "file",
+        "ipv4-addr",
+        "ipv6-addr",
+        "mac-addr",
+        "mutex",
+        "network-traffic",
+        "process",
+        "software",
+        "url",
+        "user-account",
+        "windows-registry-key",
+        "x509-certificate",
+    }
+)
+META_TYPES = frozenset({"marking-definition", "extension-definition", "language-content"})
+UNVERSIONED_TYPES = SCO_TYPES | {"marking-definition"}
+
+# Required properties beyond the common ones (STIX 2.1, each object's "Required" table).
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "attack-pattern": ("name",),
+    "campaign": ("name",),
+    "course-of-action": ("name",),
+    "grouping": ("context", "object_refs"),
+    "identity": ("name",),
+    "incident": ("name",),
+    "indicator": ("pattern", "pattern_type", "valid_from"),
+    "infrastructure": ("name",),
+    "intrusion-set": ("name",),
+    "malware": ("is_family",),
+    "malware-analysis": ("product",),
+    "note": ("content", "object_refs"),
+    "observed-data": ("first_observed", "last_observed", "number_observed"),
+    "opinion": ("opinion", "object_refs"),
+    "report": ("name", "published", "object_refs"),
+    "threat-actor": ("name",),
+    "tool": ("name",),
+    "vulnerability": ("name",),
+    "relationship": ("relationship_type", "source_ref", "target_ref"),
+    "sighting": ("sighting_of_ref",),
+    "extension-definition": ("name", "schema", "version", "extension_types", "created_by_ref"),
+    "language-content": ("object_ref", "contents"),
+    "autonomous-system": ("number",),
+    "directory": ("path",),
+    "domain-name": ("value",),
+    "email-addr": ("value",),
+    "ipv4-addr": ("value",),
+    "ipv6-addr": ("value",),
+    "mac-addr": ("value",),
+    "mutex": ("name",),
+    "network-traffic": ("protocols",),
+    "software": ("name",),
+    "url": ("value",),
+}
+_TIMESTAMP_PROPS = (
+    "created",
+    "modified",
+    "valid_from",
+    "valid_until",
+    "first_seen",
+    "last_seen",
+    "published",
+    "first_observed",
+    "last_observed",
+    "object_modified",
+)
+_TYPE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,248})[a-z0-9]$")
+_OPINIONS = frozenset({"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"})
+
+
+def is_identifier(value: object, of_type: str | None = None) -> bool:
+    """``type--uuid`` with a valid UUID; optionally of a given type."""
+    if not isinstance(value, str) or "--" not in value:
+        return False
+    obj_type, _, ident = value.rpartition("--")
+    if of_type is not None and obj_type != of_type:
+        return False
+    if not _TYPE_NAME.match(obj_type):
+        return False
+    try:
+        uuid.UUID(ident)
+    except ValueError:
+        return False
+    return len(ident) == 36
+
+
+def is_versioned(obj: Mapping[str, Any]) -> bool:
+    return obj.get("type") not in UNVERSIONED_TYPES
+
+
+class StixVersionError(ValueError):
+    """STIX 2.0 (or older) content, which accord does not rewrite on the producer's behalf."""
+
+
+def check_object(obj: object) -> None:
+    """Raise ``ValueError`` with the reason when ``obj`` is not a valid STIX 2.1 object."""
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"a STIX object must be a JSON object, got {type(obj).__name__}")
+    obj_type = obj.get("type")
+    if not isinstance(obj_type, str) or not _TYPE_NAME.match(obj_type):
+        raise ValueError(f"missing or invalid 'type': {obj_type!r}")
+    if obj_type == "bundle":
+        raise ValueError("a bundle cannot be nested inside a bundle")
+    if not is_identifier(obj.get("id"), obj_type):
+        raise ValueError(f"'id' must be '{obj_type}--<uuid>', got {obj.get('id')!r}")
+    spec = obj.get("spec_version")
+    is_sco = obj_type in SCO_TYPES
+    if spec is None and not is_sco and obj_type != "marking-definition":
+        if obj_type in SDO_TYPES or obj_type in SRO_TYPES:
+            raise StixVersionError(
+                "no 'spec_version': this is STIX 2.0 content; accord stores STIX 2.1 only "
+                "(convert it to 2.1 first, keeping the producer's ids)"
+            )
+        raise ValueError("missing required property 'spec_version'")
+    if spec is not None and spec != "2.1":
+        raise StixVersionError(f"spec_version {spec!r} is not supported; accord stores STIX 2.1")
+
+    if not is_sco:
+        for prop in ("created", "modified") if obj_type != "marking-definition" else ("created",):
+            if prop not in obj:
+                raise ValueError(f"missing required property '{prop}'")
+    for prop in _REQUIRED.get(obj_type, ()):
+        if prop not in obj or obj[prop] is None:
+            raise ValueError(f"missing required property '{prop}'")
+
+    stamps: dict[str, Any] = {}
+    for prop in _TIMESTAMP_PROPS:
+        if prop in obj:
+            try:
+                stamps[prop] = parse_stix_timestamp(obj[prop])
+            except ValueError as exc:
+                raise ValueError(f"property '{prop}': {exc}") from None
+    if "created" in stamps and "modified" in stamps and stamps["modified"] < stamps["created"]:
+        raise ValueError("'modified' is earlier than 'created'")
+    _check_refs(obj)
+    if obj.get("revoked") not in (None, True, False):
+        raise ValueError("'revoked' must be a boolean")
+    if "created_by_ref" in obj and not is_identifier(obj["created_by_ref"], "identity"):
+        raise ValueError(f"'created_by_ref' must be an identity id, got {obj['created_by_ref']!r}")
+
+    if obj_type == "indicator":
+        _check_indicator(obj, stamps)
+    elif obj_type == "malware" and obj.get("is_family") is True and not obj.get("name"):
+        raise ValueError("a malware family ('is_family': true) requires 'name'")
+    elif obj_type == "opinion" and obj.get("opinion") not in _OPINIONS:
+        raise ValueError(f"'opinion' must be one of {sorted(_OPINIONS)}, got {obj['opinion']!r}")
+    elif obj_type == "sighting":
+        count = obj.get("count")
+        if count is not None and (not isinstance(count, int) or not 0 <= count <= 999_999_999):
+            raise ValueError("'count' must be an integer from 0 to 999,999,999")
+        first, last = stamps.get("first_seen"), stamps.get("last_seen")
+        if first is not None and last is not None and last < first:
+            raise ValueError("'last_seen' is earlier than 'first_seen'")
+    elif obj_type == "marking-definition" and not (
+        obj.get("definition_type") or obj.get("extensions")
+    ):
+        raise ValueError("a marking-definition needs 'definition_type' or 'extensions'")
+
+
+def _check_refs(obj: Mapping[str, Any]) -> None:
+    for key, value in obj.items():
+        if key.endswith("_ref") and key not in ("object_ref",):
+            if not is_identifier(value):
+                raise ValueError(f"'{key}' must be a STIX identifier, got {value!r}")
+        elif key.endswith("_refs"):
+            if not isinstance(value, list) or not all(is_identifier(v) for v in value):
+                raise ValueError(f"'{key}' must be a list of STIX identifiers")
+            if not value and key in ("object_refs",):
+                raise ValueError(f"'{key}' must not be empty")
+
+
+def _check_indicator(obj: Mapping[str, Any], stamps: Mapping[str, Any]) -> None:
+    if "valid_until" in stamps and stamps["valid_until"] <= stamps["valid_from"]:
+        raise ValueError("'valid_until' must be later than 'valid_from'")
+    pattern = obj["pattern"]
+    if not isinstance(pattern, str):
+        raise ValueError("'pattern' must be a string")
+    if obj.get("pattern_type") != "stix":
+        return  # Sigma, YARA, Snort…: opaque to the store, kept whole.
+    try:
+        parse_simple_pattern(pattern)
+        simple = True
+    except PatternNotSimple:
+        simple = False
+    if not simple:
+        errors = _validate_pattern(pattern, stix_version="2.1", ret_errs=True, print_errs=False)
+        ok, messages = errors if isinstance(errors, tuple) else (errors, [])
+        if not ok:
+            detail = "; ".join(str(m) for m in messages) or "syntax error"
+            raise ValueError(f"invalid STIX pattern {pattern!r}: {detail}")

@@ -1,0 +1,628 @@
+"""The STIX store: every version kept whole, STIX versioning rules enforced, writes atomic.
+
+A write goes through a :class:`Writer` opened by :meth:`Store.writer`. Objects are buffered
+and flushed in batches inside **one** database transaction: either the whole file (bundle,
+sync page, knowledge-base update) is stored, or nothing of it is.
+
+Writers serialise on the ``clock`` row of the ``meta`` table (``BEGIN IMMEDIATE`` on SQLite,
+``SELECT … FOR UPDATE`` on PostgreSQL). That makes ``date_added`` strictly increasing per
+store, and lets the writer allocate row ids itself, which keeps bulk inserts fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from accord.model.errors import ForeignCreator, InputError, RevokedObject, VersionConflict
+from accord.model.observables import Observable, network_bounds, pattern_observables
+from accord.model.observables import sco_observables as _sco_observables
+from accord.model.stix import SCO_TYPES, check_object, is_versioned
+from accord.model.timestamps import stix_micros
+from accord.model.tlp import TLP, effective_tlp, marking_refs
+from accord.store import schema as s
+from accord.store.db import create_store_engine, is_sqlite, migrate
+
+BATCH_SIZE = 2000
+_ID_CHUNK = 500
+SOURCE_KINDS = ("file", "peer", "user", "kb", "node")
+
+
+@dataclass(slots=True)
+class ObjectRow:
+    """One stored version with the store's own metadata beside it."""
+
+    row_id: int
+    id: str
+    type: str
+    modified_us: int
+    tlp: TLP
+    date_added_us: int
+    source_kind: str
+    source_name: str
+    is_current: bool
+    revoked: bool
+    body: str
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class WriteResult:
+    """What a write did: new versions stored, identical versions skipped, per type."""
+
+    stored: int = 0
+    duplicates: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    stored_ids: list[str] = field(default_factory=list)
+
+    @property
+    def received(self) -> int:
+        return self.stored + self.duplicates
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "by_type": dict(sorted(self.by_type.items())),
+        }
+
+
+@dataclass(slots=True)
+class _Version:
+    row_id: int
+    modified_us: int
+    content_hash: str
+    created_by_ref: str | None
+    revoked: bool
+    is_current: bool
+    source_name: str
+
+
+def content_hash(obj: Mapping[str, Any]) -> str:
+    """Hash of the object's canonical JSON (sorted keys): equal content, equal hash."""
+    return hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def observable_rows(obj: Mapping[str, Any]) -> list[Observable]:
+    """Typed values an object contributes to the value index."""
+    obj_type = obj.get("type")
+    if obj_type == "indicator" and obj.get("pattern_type") == "stix":
+        pattern = obj.get("pattern")
+        return pattern_observables(pattern) if isinstance(pattern, str) else []
+    if obj_type in SCO_TYPES:
+        return _sco_observables(obj)
+    return []
+
+
+def reference_rows(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(property, target id)`` for every top-level ``*_ref`` and ``*_refs`` property."""
+    found: list[tuple[str, str]] = []
+    for key, value in obj.items():
+        if key == "object_marking_refs":
+            continue
+        if key.endswith("_ref") and isinstance(value, str):
+            found.append((key, value))
+        elif key.endswith("_refs") and isinstance(value, list):
+            found.extend((key, v) for v in value if isinstance(v, str))
+    return found
+
+
+def _search_text(obj: Mapping[str, Any]) -> str | None:
+    parts: list[str] = []
+    for key in ("name", "description", "pattern", "value", "content", "abstract", "opinion"):
+        value = obj.get(key)
+        if isinstance(value, str):
+            parts.append(value[:4000])
+    for key in ("aliases", "labels", "x_mitre_aliases"):
+        value = obj.get(key)
+        if isinstance(value, list):
+            parts.extend(str(v) for v in value)
+    for ref in obj.get("external_references") or []:
+        if isinstance(ref, Mapping) and ref.get("external_id"):
+            parts.append(str(ref["external_id"]))
+    return " ".join(parts).lower() if parts else None
+
+
+class Store:
+    """A node's STIX 2.1 store on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine, node_default_tlp: TLP = TLP.AMBER) -> None:
+        self.engine = engine
+        self.node_default_tlp = node_default_tlp
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @classmethod
+    def open(cls, url: str, node_default_tlp: TLP = TLP.AMBER, *, migrate_schema: bool = True):
+        engine = create_store_engine(url)
+        if migrate_schema:
+            migrate(engine)
+        store = cls(engine, node_default_tlp)
+        store._ensure_clock()
+        return store
+
+    @staticmethod
+    def url_is_sqlite(url: str) -> bool:
+        return is_sqlite(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- meta ---------------------------------------------------------------------------
+
+    def _ensure_clock(self) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(select(s.meta.c.value).where(s.meta.c.key == "clock")).first():
+                return
+            conn.execute(insert(s.meta).values(key="clock", value="0"))
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).first()
+            return row[0] if row else None
+
+    def set_meta(self, key: str, value: str, conn: Connection | None = None) -> None:
+        def _do(c: Connection) -> None:
+            done = c.execute(update(s.meta).where(s.meta.c.key == key).values(value=value))
+            if done.rowcount == 0:
+                c.execute(insert(s.meta).values(key=key, value=value))
+
+        if conn is not None:
+            _do(conn)
+        else:
+            with self.engine.begin() as c:
+                _do(c)
+
+    # --- writing ------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(
+        self,
+        source_kind: str,
+        source_name: str,
+        import_tlp: TLP | None = None,
+    ) -> Iterator[Writer]:
+        """Open an atomic write. Leaving the block with an exception stores nothing."""
+        if source_kind not in SOURCE_KINDS:
+            raise ValueError(f"unknown source kind {source_kind!r}")
+        with self.engine.begin() as conn:
+            writer = Writer(self, conn, source_kind, source_name, import_tlp)
+            yield writer
+            writer.flush()
+            writer.finish()
+
+    def put_objects(
+        self,
+        objs: Iterable[Mapping[str, Any]],
+        source_kind: str = "user",
+        source_name: str = "api",
+        import_tlp: TLP | None = None,
+    ) -> WriteResult:
+        """Store many objects atomically (a convenience over :meth:`writer`)."""
+        with self.writer(source_kind, source_name, import_tlp) as w:
+            for index, obj in enumerate(objs):
+                w.put(obj, f"object {index}")
+        return w.result
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _row(self, r: Any) -> ObjectRow:
+        return ObjectRow(
+            row_id=r.row_id,
+            id=r.id,
+            type=r.type,
+            modified_us=r.modified_us,
+            tlp=TLP(r.tlp),
+            date_added_us=r.date_added_us,
+            source_kind=r.source_kind,
+            source_name=r.source_name,
+            is_current=bool(r.is_current),
+            revoked=bool(r.revoked),
+            body=r.body,
+        )
+
+    _COLUMNS = (
+        s.objects.c.row_id,
+        s.objects.c.id,
+        s.objects.c.type,
+        s.objects.c.modified_us,
+        s.objects.c.tlp,
+        s.objects.c.date_added_us,
+        s.objects.c.source_kind,
+        s.objects.c.source_name,
+        s.objects.c.is_current,
+        s.objects.c.revoked,
+        s.objects.c.body,
+    )
+
+    def get_row(self, obj_id: str) -> ObjectRow | None:
+        """The current version of an object, with metadata."""
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                select(*self._COLUMNS).where(s.objects.c.id == obj_id, s.objects.c.is_current)
+            ).first()
+        return self._row(r) if r else None
+
+    def get(self, obj_id: str) -> dict[str, Any] | None:
+        row = self.get_row(obj_id)
+        return row.obj if row else None
+
+    def versions(self, obj_id: str) -> list[ObjectRow]:
+        """Every stored version of an object, oldest ``modified`` first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*self._COLUMNS)
+                .where(s.objects.c.id == obj_id)
+                .order_by(s.objects.c.modified_us)
+            ).all()
+        return [self._row(r) for r in rows]
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, ObjectRow]:
+        """Current versions of many objects, by id."""
+        found: dict[str, ObjectRow] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = list(ids[start : start + _ID_CHUNK])
+                rows = conn.execute(
+                    select(*self._COLUMNS).where(s.objects.c.id.in_(chunk), s.objects.c.is_current)
+                )
+                for r in rows:
+                    found[r.id] = self._row(r)
+        return found
+
+    def iter_rows(
+        self,
+        *,
+        types: Sequence[str] | None = None,
+        tlp_max: TLP | None = None,
+        added_after_us: int | None = None,
+        all_versions: bool = False,
+        created_by: str | None = None,
+        batch: int = 1000,
+    ) -> Iterator[ObjectRow]:
+        """Stream rows in ``date_added`` order with a keyset cursor (bounded memory)."""
+        cursor = added_after_us if added_after_us is not None else -1
+        while True:
+            query = select(*self._COLUMNS).where(s.objects.c.date_added_us > cursor)
+            if not all_versions:
+                query = query.where(s.objects.c.is_current)
+            if types:
+                query = query.where(s.objects.c.type.in_(list(types)))
+            if tlp_max is not None:
+                query = query.where(s.objects.c.tlp <= int(tlp_max))
+            if created_by:
+                query = query.where(s.objects.c.created_by_ref == created_by)
+            query = query.order_by(s.objects.c.date_added_us).limit(batch)
+            with self.engine.connect() as conn:
+                rows = [self._row(r) for r in conn.execute(query)]
+            yield from rows
+            if len(rows) < batch:
+                return
+            cursor = rows[-1].date_added_us
+
+    def count_by_type(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(s.objects.c.type, func.count())
+                .where(s.objects.c.is_current)
+                .group_by(s.objects.c.type)
+            ).all()
+        return {t: n for t, n in sorted(rows)}
+
+    def count_versions(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.objects)).scalar_one())
+
+    def provenance(self, obj_id: str) -> list[dict[str, Any]]:
+        """Which file, peer or user delivered each version, and when."""
+        query = (
+            select(
+                s.objects.c.modified_us,
+                s.provenance.c.source_kind,
+                s.provenance.c.source_name,
+                s.provenance.c.received_us,
+            )
+            .join(s.provenance, s.provenance.c.row_id == s.objects.c.row_id)
+            .where(s.objects.c.id == obj_id)
+            .order_by(s.provenance.c.received_us)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def referencing(self, obj_id: str, prop: str | None = None) -> list[tuple[str, str]]:
+        """``(source id, property)`` of current objects whose refs point at ``obj_id``."""
+        query = select(s.refs.c.src_id, s.refs.c.prop).where(s.refs.c.dst_id == obj_id)
+        if prop:
+            query = query.where(s.refs.c.prop == prop)
+        with self.engine.connect() as conn:
+            return [(r.src_id, r.prop) for r in conn.execute(query)]
+
+    def references(self, obj_id: str) -> list[tuple[str, str]]:
+        """``(property, target id)`` of the refs the current version of ``obj_id`` holds."""
+        query = select(s.refs.c.prop, s.refs.c.dst_id).where(s.refs.c.src_id == obj_id)
+        with self.engine.connect() as conn:
+            return [(r.prop, r.dst_id) for r in conn.execute(query)]
+
+    def ids_by_marking(self, marking_ref: str) -> list[str]:
+        query = (
+            select(s.objects.c.id)
+            .join(s.object_markings, s.object_markings.c.row_id == s.objects.c.row_id)
+            .where(s.object_markings.c.marking_ref == marking_ref, s.objects.c.is_current)
+        )
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(query)]
+
+
+class Writer:
+    """Buffers objects and writes them in batches within one transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        conn: Connection,
+        source_kind: str,
+        source_name: str,
+        import_tlp: TLP | None,
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        self.source_kind = source_kind
+        self.source_name = source_name[:500]
+        self.import_tlp = import_tlp
+        self.result = WriteResult()
+        self._pending: list[tuple[Mapping[str, Any], str]] = []
+        self._clock: int | None = None
+        self._next_row: int | None = None
+        self._received_us = time.time_ns() // 1000
+
+    def put(self, obj: Mapping[str, Any], place: str = "") -> None:
+        """Queue one object; it is validated now and stored at the next flush."""
+        try:
+            check_object(obj)
+        except ValueError as exc:
+            raise InputError(_describe(place, obj), str(exc)) from None
+        self._pending.append((obj, place))
+        if len(self._pending) >= BATCH_SIZE:
+            self.flush()
+
+    def put_many(self, objs: Iterable[Mapping[str, Any]], place_prefix: str = "object") -> None:
+        for index, obj in enumerate(objs):
+            self.put(obj, f"{place_prefix} {index}")
+
+    # -- internals --------------------------------------------------------------------
+
+    def _lock_clock(self) -> None:
+        query = select(s.meta.c.value).where(s.meta.c.key == "clock")
+        if not self.store.is_sqlite:
+            query = query.with_for_update()
+        self._clock = int(self.conn.execute(query).scalar_one())
+        top = self.conn.execute(select(func.max(s.objects.c.row_id))).scalar()
+        self._next_row = (top or 0) + 1
+
+    def _tick(self) -> int:
+        assert self._clock is not None
+        now = time.time_ns() // 1000
+        self._clock = max(now, self._clock + 1)
+        return self._clock
+
+    def _existing(self, ids: Iterable[str]) -> dict[str, list[_Version]]:
+        found: dict[str, list[_Version]] = {}
+        unique = list(dict.fromkeys(ids))
+        cols = (
+            s.objects.c.row_id,
+            s.objects.c.id,
+            s.objects.c.modified_us,
+            s.objects.c.content_hash,
+            s.objects.c.created_by_ref,
+            s.objects.c.revoked,
+            s.objects.c.is_current,
+            s.objects.c.source_name,
+        )
+        for start in range(0, len(unique), _ID_CHUNK):
+            chunk = unique[start : start + _ID_CHUNK]
+            for r in self.conn.execute(select(*cols).where(s.objects.c.id.in_(chunk))):
+                found.setdefault(r.id, []).append(
+                    _Version(
+                        r.row_id,
+                        r.modified_us,
+                        r.content_hash,
+                        r.created_by_ref,
+                        bool(r.revoked),
+                        bool(r.is_current),
+                        r.source_name,
+                    )
+                )
+        return found
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        if self._clock is None:
+            self._lock_clock()
+        pending, self._pending = self._pending, []
+        known = self._existing(obj["id"] for obj, _ in pending)
+
+        object_rows: list[dict[str, Any]] = []
+        marking_rows: list[dict[str, Any]] = []
+        provenance_rows: list[dict[str, Any]] = []
+        ref_rows: list[dict[str, Any]] = []
+        value_rows: list[dict[str, Any]] = []
+        demoted: list[int] = []
+        batch_rows: dict[int, dict[str, Any]] = {}
+        node_default = self.store.node_default_tlp
+
+        for obj, place in pending:
+            obj_id = obj["id"]
+            versioned = is_versioned(obj)
+            modified_us = stix_micros(obj["modified"]) if versioned else 0
+            digest = content_hash(obj)
+            versions = known.setdefault(obj_id, [])
+            same = next((v for v in versions if v.modified_us == modified_us), None)
+            if same is not None:
+                if same.content_hash != digest:
+                    what = f"version {obj['modified']}" if versioned else "this object"
+                    raise VersionConflict(
+                        _describe(place, obj),
+                        f"{what} is already stored with different content; a change needs a "
+                        "new 'modified' timestamp",
+                    )
+                self.result.duplicates += 1
+                if same.source_name != self.source_name and same.row_id >= 0:
+                    provenance_rows.append(
+                        {
+                            "row_id": same.row_id,
+                            "source_kind": self.source_kind,
+                            "source_name": self.source_name,
+                            "received_us": self._received_us,
+                        }
+                    )
+                    same.source_name = self.source_name
+                continue
+            creator = obj.get("created_by_ref")
+            if versions:
+                stored_creator = versions[0].created_by_ref
+                if stored_creator != creator:
+                    raise ForeignCreator(
+                        _describe(place, obj),
+                        f"{obj_id} was created by {stored_creator or 'an unnamed producer'}, "
+                        f"but this version names {creator or 'no creator'}; only the creator "
+                        "may version an object (re-publish under a new id with 'derived-from')",
+                    )
+                revoked_before = [v for v in versions if v.revoked and v.modified_us < modified_us]
+                if revoked_before and not obj.get("revoked"):
+                    raise RevokedObject(
+                        _describe(place, obj),
+                        f"{obj_id} was revoked; revocation is permanent, so a later "
+                        "version must stay revoked",
+                    )
+            current = next((v for v in versions if v.is_current), None)
+            becomes_current = current is None or modified_us > current.modified_us
+            assert self._next_row is not None
+            row_id = self._next_row
+            self._next_row += 1
+            if becomes_current and current is not None:
+                current.is_current = False
+                in_batch = batch_rows.get(current.row_id)
+                if in_batch is not None:  # an older version queued in this very batch
+                    in_batch["is_current"] = False
+                    ref_rows[:] = [r for r in ref_rows if r["row_id"] != current.row_id]
+                    value_rows[:] = [r for r in value_rows if r["row_id"] != current.row_id]
+                else:
+                    demoted.append(current.row_id)
+            versions.append(
+                _Version(
+                    row_id,
+                    modified_us,
+                    digest,
+                    creator,
+                    bool(obj.get("revoked")),
+                    becomes_current,
+                    self.source_name,
+                )
+            )
+            tlp = effective_tlp(obj, self.import_tlp, node_default)
+            valid_until = obj.get("valid_until")
+            row = {
+                "row_id": row_id,
+                "id": obj_id,
+                "type": obj["type"],
+                "modified_us": modified_us,
+                "created_by_ref": creator,
+                "spec_version": obj.get("spec_version"),
+                "revoked": bool(obj.get("revoked")),
+                "is_current": becomes_current,
+                "tlp": int(tlp),
+                "date_added_us": self._tick(),
+                "source_kind": self.source_kind,
+                "source_name": self.source_name,
+                "content_hash": digest,
+                "valid_until_us": stix_micros(valid_until) if valid_until else None,
+                "search_text": _search_text(obj),
+                "body": orjson.dumps(obj).decode(),
+            }
+            object_rows.append(row)
+            batch_rows[row_id] = row
+            marking_rows.extend(
+                {"row_id": row_id, "marking_ref": ref} for ref in dict.fromkeys(marking_refs(obj))
+            )
+            provenance_rows.append(
+                {
+                    "row_id": row_id,
+                    "source_kind": self.source_kind,
+                    "source_name": self.source_name,
+                    "received_us": self._received_us,
+                }
+            )
+            if becomes_current:
+                ref_rows.extend(
+                    {"row_id": row_id, "src_id": obj_id, "prop": prop, "dst_id": dst}
+                    for prop, dst in reference_rows(obj)
+                )
+                for value in observable_rows(obj):
+                    lo = hi = None
+                    if value.is_network:
+                        lo, hi = network_bounds(value.value)
+                    value_rows.append(
+                        {
+                            "row_id": row_id,
+                            "obj_id": obj_id,
+                            "kind": value.kind,
+                            "value": value.value,
+                            "lo": lo,
+                            "hi": hi,
+                        }
+                    )
+            self.result.stored += 1
+            self.result.by_type[obj["type"]] += 1
+            self.result.stored_ids.append(obj_id)
+
+        conn = self.conn
+        if demoted:
+            conn.execute(
+                update(s.objects).where(s.objects.c.row_id.in_(demoted)).values(is_current=False)
+            )
+            conn.execute(delete(s.refs).where(s.refs.c.row_id.in_(demoted)))
+            conn.execute(delete(s.observables).where(s.observables.c.row_id.in_(demoted)))
+        for table, rows in (
+            (s.objects, object_rows),
+            (s.object_markings, marking_rows),
+            (s.provenance, provenance_rows),
+            (s.refs, ref_rows),
+            (s.observables, value_rows),
+        ):
+            if rows:
+                conn.execute(insert(table), rows)
+
+    def finish(self) -> None:
+        """Persist the clock; called once, after the last flush, inside the transaction."""
+        if self._clock is not None:
+            self.conn.execute(
+                update(s.meta).where(s.meta.c.key == "clock").values(value=str(self._clock))
+            )
+
+
+def _describe(place: str, obj: Mapping[str, Any]) -> str:
+    ident = obj.get("id") if isinstance(obj, Mapping) else None
+    if place and ident:
+        return f"{place} ({ident})"
+    return place or str(ident or "object")
+
+
+__all__ = ["ObjectRow", "Store", "WriteResult", "Writer"]
