@@ -52,9 +52,13 @@ def create_store_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision (idempotent)."""
+    """Bring the schema to the latest Alembic revisions (idempotent).
+
+    Capabilities add their tables in their own revisions branching from ``0001`` (hunt,
+    share…), so the upgrade target is every head, not one linear head.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
