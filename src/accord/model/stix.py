@@ -239,3 +239,14 @@ def _check_indicator(obj: Mapping[str, Any], stamps: Mapping[str, Any]) -> None:
         if not ok:
             detail = "; ".join(str(m) for m in messages) or "syntax error"
             raise ValueError(f"invalid STIX pattern {pattern!r}: {detail}")
+
+
+def display_name(obj: Mapping[str, Any]) -> str:
+    """A short human label for any object: its name, value, pattern or relationship."""
+    if obj.get("type") == "relationship":
+        return f"{obj.get('source_ref')} {obj.get('relationship_type')} {obj.get('target_ref')}"
+    for key in ("name", "value", "pattern", "opinion", "sighting_of_ref", "content"):
+        value = obj.get(key)
+        if isinstance(value, str):
+            return value if len(value) <= 120 else value[:117] + "..."
+    return ""

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accord.model.errors import AccordError
+from accord.model.stix import is_identifier
 from accord.model.timestamps import format_millis, now_utc
 from accord.model.tlp import TLP
 from accord.store.store import Store
@@ -143,10 +144,13 @@ class NodeHome:
         sector: str | None = None,
         database_url: str | None = None,
         default_tlp: TLP = TLP.AMBER,
+        identity_id: str | None = None,
     ) -> NodeHome:
         """Create a node home, its identity and key pair, and the store schema.
 
         Refuses to overwrite an existing node: a node's identity and keys are what peers pin.
+        ``identity_id`` lets an organisation keep the STIX identity id it already publishes
+        (and the example case reproduce its nodes); by default a new one is minted.
         """
         path = Path(path).expanduser()
         if (path / CONFIG_FILE).exists():
@@ -173,7 +177,9 @@ class NodeHome:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        identity_id = f"identity--{uuid.uuid4()}"
+        if identity_id is not None and not is_identifier(identity_id, "identity"):
+            raise AccordError(f"not an identity id: {identity_id!r}")
+        identity_id = identity_id or f"identity--{uuid.uuid4()}"
         stamp = format_millis(now_utc())
         identity: dict[str, Any] = {
             "type": "identity",

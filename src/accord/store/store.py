@@ -106,6 +106,13 @@ def observable_rows(obj: Mapping[str, Any]) -> list[Observable]:
     return []
 
 
+def value_bounds(value: Observable) -> tuple[str | None, str | None]:
+    """Hex bounds of an address or network, for containment queries; None otherwise."""
+    if value.kind in ("ipv4", "ipv6", "ipv4-net", "ipv6-net"):
+        return network_bounds(value.value)
+    return None, None
+
+
 def reference_rows(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(property, target id)`` for every top-level ``*_ref`` and ``*_refs`` property."""
     found: list[tuple[str, str]] = []
@@ -576,9 +583,7 @@ class Writer:
                     for prop, dst in reference_rows(obj)
                 )
                 for value in observable_rows(obj):
-                    lo = hi = None
-                    if value.is_network:
-                        lo, hi = network_bounds(value.value)
+                    lo, hi = value_bounds(value)
                     value_rows.append(
                         {
                             "row_id": row_id,
