@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -218,7 +219,7 @@ _PATH_KINDS: dict[tuple[str, str], str] = {
 _HASHED_TYPES = {"file", "artifact", "x509-certificate"}
 
 
-def _kind_for_path(obj_type: str, path: list[str]) -> tuple[str | None, str | None]:
+def _kind_for_path(obj_type: str, path: Sequence[str]) -> tuple[str | None, str | None]:
     """Map an object path to (kind, hash algorithm). ``(None, None)`` when not indexable."""
     if obj_type in _HASHED_TYPES and len(path) == 2 and path[0] == "hashes":
         algorithm = path[1].lower()
@@ -226,7 +227,7 @@ def _kind_for_path(obj_type: str, path: list[str]) -> tuple[str | None, str | No
     return _PATH_KINDS.get((obj_type, ".".join(path))), None
 
 
-def observable_for(obj_type: str, path: list[str], value: str) -> Observable | None:
+def observable_for(obj_type: str, path: Sequence[str], value: str) -> Observable | None:
     """Typed value of one comparison, or None when the path is not an indexed one."""
     kind, algorithm = _kind_for_path(obj_type, path)
     if kind is None:
@@ -243,7 +244,7 @@ class PatternNotSimple(ValueError):
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<lbr>\[) | (?P<rbr>\]) |
-        (?P<path>[a-z0-9][a-z0-9-]*:(?:[a-z0-9_]+|'[^'\\]+')(?:\.(?:[a-z0-9_]+|'[^'\\]+'))*) |
+        (?P<path>[a-z][a-z0-9-]*:(?:[A-Za-z_]\w*|'[^'\\]+')(?:\.(?:[A-Za-z_]\w*|'[^'\\]+'))*) |
         (?P<op>=|ISSUBSET\b) |
         (?P<or>OR\b) |
         (?P<str>'(?:[^'\\]|\\['\\])*')
@@ -270,14 +271,32 @@ def _split_path(path: str) -> tuple[str, list[str]]:
     return obj_type, [p.strip("'") for p in parts]
 
 
-def parse_simple_pattern(pattern: str) -> list[tuple[str, list[str], str, str]]:
+# The overwhelmingly common form, one comparison of a plain property: matched in one step.
+_SINGLE = re.compile(
+    r"^\s*\[\s*([a-z][a-z0-9-]*):([a-z_][a-z0-9_]*|hashes\.(?:'[^'\\]+'|[A-Za-z_][A-Za-z0-9_]*))"
+    r"\s*(=|ISSUBSET)\s*'((?:[^'\\]|\\['\\])*)'\s*\]\s*$"
+)
+
+
+@lru_cache(maxsize=8192)
+def parse_simple_pattern(pattern: str) -> tuple[tuple[str, tuple[str, ...], str, str], ...]:
     """Parse ``[t:p = 'v' OR …] OR [ … ]`` into ``(type, path, op, value)`` comparisons.
 
     Raises :class:`PatternNotSimple` for any other form. The accepted language is a strict
     subset of the STIX 2.1 pattern grammar, so a pattern accepted here is syntactically valid.
+    Cached, because an import validates, indexes and flags the same pattern in turn.
     """
+    single = _SINGLE.match(pattern)
+    if single:
+        obj_type, path, op, raw = single.groups()
+        literal = raw.replace("\\'", "'").replace("\\\\", "\\")
+        return ((obj_type, tuple(_split_path(f"{obj_type}:{path}")[1]), op, literal),)
+    return tuple(_parse_tokens(pattern))
+
+
+def _parse_tokens(pattern: str) -> list[tuple[str, tuple[str, ...], str, str]]:
     toks = list(_tokens(pattern))
-    out: list[tuple[str, list[str], str, str]] = []
+    out: list[tuple[str, tuple[str, ...], str, str]] = []
     i = 0
     expect_observation = True
     while i < len(toks):
@@ -297,7 +316,7 @@ def parse_simple_pattern(pattern: str) -> list[tuple[str, list[str], str, str]]:
                 raise PatternNotSimple("comparison expected")
             obj_type, path = _split_path(toks[i][1])
             literal = toks[i + 2][1][1:-1].replace("\\'", "'").replace("\\\\", "\\")
-            out.append((obj_type, path, toks[i + 1][1], literal))
+            out.append((obj_type, tuple(path), toks[i + 1][1], literal))
             i += 3
             if i < len(toks) and toks[i][0] == "or":
                 i += 1
@@ -312,7 +331,17 @@ def parse_simple_pattern(pattern: str) -> list[tuple[str, list[str], str, str]]:
     return out
 
 
+@lru_cache(maxsize=8192)
+def _pattern_observables(pattern: str) -> tuple[Observable, ...]:
+    return tuple(_decompose(pattern))
+
+
 def pattern_observables(pattern: str) -> list[Observable]:
+    """Typed values named by a simple pattern; ``[]`` when it is not of a simple form."""
+    return list(_pattern_observables(pattern))
+
+
+def _decompose(pattern: str) -> list[Observable]:
     """Typed values named by a simple pattern; ``[]`` when it is not of a simple form.
 
     A comparison whose value is malformed for its kind (``'domain autuo.xicp.net'`` appears in

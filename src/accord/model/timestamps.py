@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _STIX_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -18,6 +19,12 @@ def parse_stix_timestamp(value: object) -> datetime:
     """Parse a STIX timestamp strictly; raise ``ValueError`` naming the problem."""
     if not isinstance(value, str):
         raise ValueError(f"timestamp must be a string, got {type(value).__name__}")
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(value: str) -> datetime:
+    # Cached: bulk imports repeat the same created/modified/valid_from stamps many times.
     m = _STIX_TS.match(value)
     if not m:
         raise ValueError(f"not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s+]Z): {value!r}")

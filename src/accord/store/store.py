@@ -29,6 +29,7 @@ from accord.model.stix import SCO_TYPES, check_object, is_versioned
 from accord.model.timestamps import stix_micros
 from accord.model.tlp import TLP, effective_tlp, marking_refs
 from accord.store import schema as s
+from accord.store.bulk import bulk_insert
 from accord.store.db import create_store_engine, is_sqlite, migrate
 
 BATCH_SIZE = 2000
@@ -117,8 +118,8 @@ def reference_rows(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(property, target id)`` for every top-level ``*_ref`` and ``*_refs`` property."""
     found: list[tuple[str, str]] = []
     for key, value in obj.items():
-        if key == "object_marking_refs":
-            continue
+        if key in ("object_marking_refs", "created_by_ref"):
+            continue  # markings and creators have their own indexed columns/tables
         if key.endswith("_ref") and isinstance(value, str):
             found.append((key, value))
         elif key.endswith("_refs") and isinstance(value, list):
@@ -338,20 +339,22 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(s.objects)).scalar_one())
 
     def provenance(self, obj_id: str) -> list[dict[str, Any]]:
-        """Which file, peer or user delivered each version, and when."""
-        query = (
-            select(
-                s.objects.c.modified_us,
-                s.provenance.c.source_kind,
-                s.provenance.c.source_name,
-                s.provenance.c.received_us,
-            )
-            .join(s.provenance, s.provenance.c.row_id == s.objects.c.row_id)
-            .where(s.objects.c.id == obj_id)
-            .order_by(s.provenance.c.received_us)
+        """Which file, peer or user delivered each version, and when (first delivery first)."""
+        o, p = s.objects.c, s.provenance.c
+        first = select(
+            o.modified_us,
+            o.source_kind,
+            o.source_name,
+            o.date_added_us.label("received_us"),
+        ).where(o.id == obj_id)
+        later = (
+            select(o.modified_us, p.source_kind, p.source_name, p.received_us)
+            .join(s.provenance, p.row_id == o.row_id)
+            .where(o.id == obj_id)
         )
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            rows = [dict(r._mapping) for r in conn.execute(first.union_all(later))]
+        return sorted(rows, key=lambda r: (r["received_us"], r["modified_us"]))
 
     def referencing(self, obj_id: str, prop: str | None = None) -> list[tuple[str, str]]:
         """``(source id, property)`` of current objects whose refs point at ``obj_id``."""
@@ -419,6 +422,10 @@ class Writer:
         query = select(s.meta.c.value).where(s.meta.c.key == "clock")
         if not self.store.is_sqlite:
             query = query.with_for_update()
+            # A bulk load into a young table has no planner statistics yet, and PostgreSQL
+            # then scans the table for every batch's id lookup. The writer's own queries are
+            # all index probes, so tell the planner so for this transaction only.
+            self.conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         self._clock = int(self.conn.execute(query).scalar_one())
         top = self.conn.execute(select(func.max(s.objects.c.row_id))).scalar()
         self._next_row = (top or 0) + 1
@@ -569,14 +576,8 @@ class Writer:
             marking_rows.extend(
                 {"row_id": row_id, "marking_ref": ref} for ref in dict.fromkeys(marking_refs(obj))
             )
-            provenance_rows.append(
-                {
-                    "row_id": row_id,
-                    "source_kind": self.source_kind,
-                    "source_name": self.source_name,
-                    "received_us": self._received_us,
-                }
-            )
+            # The first delivery is recorded on the row itself (source_kind/name,
+            # date_added); the provenance table holds later deliveries of the same version.
             if becomes_current:
                 ref_rows.extend(
                     {"row_id": row_id, "src_id": obj_id, "prop": prop, "dst_id": dst}
@@ -612,8 +613,7 @@ class Writer:
             (s.refs, ref_rows),
             (s.observables, value_rows),
         ):
-            if rows:
-                conn.execute(insert(table), rows)
+            bulk_insert(conn, table, rows)
 
     def finish(self) -> None:
         """Persist the clock; called once, after the last flush, inside the transaction."""

@@ -1,0 +1,234 @@
+"""Ingest benchmark: ``accord import`` into SQLite and PostgreSQL against ``stix2.parse()``.
+
+Generates a bundle of N indicators (IPv4, domain, URL, SHA-256 patterns) plus one
+relationship per two indicators, then in the same run measures:
+
+* accord's import into SQLite and into PostgreSQL (when reachable), each in a fresh
+  subprocess so that peak RSS is the import's own;
+* ``stix2.parse()`` — the OASIS library — over a sample of the same objects (it is slow
+  enough that parsing all of them would dominate the run; objects/s is what is compared).
+
+accord checks the same things stix2 does for these objects: required properties,
+timestamps and the pattern syntax.
+
+    python benchmarks/ingest.py [--indicators 100000] [--big-gb 0]
+
+``--big-gb 1`` also generates a ~1 GB bundle and reports the import's peak memory on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+PG_ADMIN = os.environ.get("ACCORD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def generate(path: Path, indicators: int, seed: int = 7) -> int:
+    """Write a bundle with ``indicators`` indicators and indicators/2 relationships."""
+    rng = random.Random(seed)
+    creator = f"identity--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+    malware = f"malware--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+    stamp = "2026-01-20T10:00:00.000Z"
+    count = 0
+    with path.open("wb") as out:
+        out.write(
+            b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects":['
+        )
+        head = [
+            {
+                "type": "identity",
+                "spec_version": "2.1",
+                "id": creator,
+                "created": stamp,
+                "modified": stamp,
+                "name": "Benchmark CERT",
+                "identity_class": "organization",
+            },
+            {
+                "type": "malware",
+                "spec_version": "2.1",
+                "id": malware,
+                "created": stamp,
+                "modified": stamp,
+                "created_by_ref": creator,
+                "name": "BenchLoader",
+                "is_family": True,
+            },
+        ]
+        for obj in head:
+            out.write(orjson.dumps(obj) + b",\n")
+            count += 1
+        for i in range(indicators):
+            kind = i % 4
+            if kind == 0:
+                pattern = f"[ipv4-addr:value = '{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}']"
+            elif kind == 1:
+                pattern = f"[domain-name:value = 'h{rng.getrandbits(40):x}.example-{i % 997}.net']"
+            elif kind == 2:
+                pattern = f"[url:value = 'http://d{i}.example.org/p/{rng.getrandbits(32):x}']"
+            else:
+                pattern = f"[file:hashes.'SHA-256' = '{rng.getrandbits(256):064x}']"
+            ident = f"indicator--{uuid.UUID(int=rng.getrandbits(128), version=4)}"
+            obj = {
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": ident,
+                "created_by_ref": creator,
+                "created": stamp,
+                "modified": stamp,
+                "name": f"benchmark indicator {i}",
+                "indicator_types": ["malicious-activity"],
+                "pattern": pattern,
+                "pattern_type": "stix",
+                "valid_from": stamp,
+            }
+            out.write(orjson.dumps(obj) + b",\n")
+            count += 1
+            if i % 2 == 0:
+                rel = {
+                    "type": "relationship",
+                    "spec_version": "2.1",
+                    "id": f"relationship--{uuid.UUID(int=rng.getrandbits(128), version=4)}",
+                    "created_by_ref": creator,
+                    "created": stamp,
+                    "modified": stamp,
+                    "relationship_type": "indicates",
+                    "source_ref": ident,
+                    "target_ref": malware,
+                }
+                out.write(orjson.dumps(rel) + b",\n")
+                count += 1
+        out.seek(out.tell() - 2)
+        out.write(b"\n]}\n")
+        out.truncate()
+    return count
+
+
+_IMPORT_CHILD = r"""
+import resource, sys, time, json
+from pathlib import Path
+from accord.ingest.context import ImportContext
+from accord.ingest.importer import import_file
+from accord.store import Store
+url, path = sys.argv[1], Path(sys.argv[2])
+store = Store.open(url)
+ctx = ImportContext(identity_id="identity--00000000-0000-4000-8000-000000000000", source_name="bench")
+start = time.perf_counter()
+report = import_file(store, path, ctx, "stix")
+elapsed = time.perf_counter() - start
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"stored": report.result.stored, "seconds": elapsed, "peak_mb": peak_kb / 1024}))
+"""
+
+
+def run_import(url: str, path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CHILD, url, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def stix2_rate(path: Path, sample: int) -> tuple[int, float]:
+    import stix2
+
+    with path.open("rb") as handle:
+        objects = orjson.loads(handle.read())["objects"][:sample]
+    start = time.perf_counter()
+    for obj in objects:
+        stix2.parse(obj, allow_custom=True)
+    return len(objects), time.perf_counter() - start
+
+
+def pg_database() -> str | None:
+    try:
+        import psycopg
+
+        name = f"accord_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    except Exception as exc:  # report, don't fail: the SQLite figure still stands
+        print(f"PostgreSQL not reachable ({exc}); skipping it")
+        return None
+
+
+def drop_pg(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--indicators", type=int, default=100_000)
+    parser.add_argument("--stix2-sample", type=int, default=5_000)
+    parser.add_argument("--big-gb", type=float, default=0.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        bundle = tmpdir / "bundle.json"
+        total = generate(bundle, args.indicators)
+        size_mb = bundle.stat().st_size / 1e6
+        print(f"bundle: {total:,} objects, {size_mb:.1f} MB")
+
+        sqlite = run_import(f"sqlite:///{tmpdir / 'bench.db'}", bundle)
+        sqlite_rate = sqlite["stored"] / sqlite["seconds"]
+        print(
+            f"accord import → SQLite:      {sqlite_rate:10,.0f} objects/s "
+            f"({sqlite['seconds']:.1f} s, peak {sqlite['peak_mb']:.0f} MB)"
+        )
+        pg_rate = None
+        pg_url = pg_database()
+        if pg_url:
+            try:
+                pg = run_import(pg_url, bundle)
+                pg_rate = pg["stored"] / pg["seconds"]
+                print(
+                    f"accord import → PostgreSQL:  {pg_rate:10,.0f} objects/s "
+                    f"({pg['seconds']:.1f} s, peak {pg['peak_mb']:.0f} MB)"
+                )
+            finally:
+                drop_pg(pg_url)
+        parsed, seconds = stix2_rate(bundle, args.stix2_sample)
+        ref_rate = parsed / seconds
+        print(
+            f"stix2.parse() (OASIS):       {ref_rate:10,.0f} objects/s ({parsed:,} objects sampled)"
+        )
+        print(
+            f"ratio accord SQLite / stix2.parse:     {sqlite_rate / ref_rate:6.1f}x  (target ≥ 50x)"
+        )
+        if pg_rate:
+            print(f"ratio accord PostgreSQL / stix2.parse: {pg_rate / ref_rate:6.1f}x")
+
+        if args.big_gb > 0:
+            big = tmpdir / "big.json"
+            per_indicator = bundle.stat().st_size / total
+            generate(big, int(args.big_gb * 1e9 / per_indicator / 1.5))
+            print(f"big bundle: {big.stat().st_size / 1e9:.2f} GB")
+            bundle.unlink()
+            result = run_import(f"sqlite:///{tmpdir / 'big.db'}", big)
+            print(
+                f"accord import of the big bundle: {result['stored'] / result['seconds']:,.0f} "
+                f"objects/s, peak memory {result['peak_mb']:.0f} MB (target < 1024 MB)"
+            )
+
+
+if __name__ == "__main__":
+    main()
