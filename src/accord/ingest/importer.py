@@ -202,6 +202,11 @@ def import_file(
                     for count, (place, obj) in enumerate(read_stix(path, ctx, stream), 1):
                         writer.put(obj, place)
                         _queue_indicator(obj, warn_pending)
+                        if len(warn_pending) >= _WARNINGLIST_CHUNK:
+                            # Look values up as we go, keeping only hits: memory stays
+                            # bounded however many indicators the file holds.
+                            _flag_warninglists(store, warn_pending, report)
+                            warn_pending.clear()
                         if on_object is not None and count % 1000 == 0:
                             on_object(1000)
             else:
@@ -218,8 +223,7 @@ def import_file(
         raise exc.at(str(path)) from None
     except OSError as exc:
         raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
-    for start in range(0, len(warn_pending), _WARNINGLIST_CHUNK):
-        _flag_warninglists(store, warn_pending[start : start + _WARNINGLIST_CHUNK], report)
+    _flag_warninglists(store, warn_pending, report)
     return report
 
 
@@ -239,3 +243,6 @@ def _put_derived(
     for place, obj in _reconcile_derived(store, chunk, ctx, report):
         writer.put(obj, place)
         _queue_indicator(obj, warn_pending)
+    if len(warn_pending) >= _WARNINGLIST_CHUNK:
+        _flag_warninglists(store, warn_pending, report)
+        warn_pending.clear()

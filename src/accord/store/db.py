@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Execution option that marks a connection as a writer's (BEGIN IMMEDIATE on SQLite).
+WRITE_OPTION = "accord_write"
 
 
 def normalize_url(url: str) -> str:
@@ -43,12 +45,18 @@ def create_store_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            # pysqlite's own transaction handling is off (isolation_level=None); take the
-            # write lock at BEGIN so that concurrent writers queue instead of deadlocking.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # pysqlite's own transaction handling is off (isolation_level=None). Writers ask
+            # for the write lock at BEGIN (see Store.transaction) so that concurrent writers
+            # queue instead of failing on a lock upgrade; readers begin deferred, and under
+            # WAL they never wait for a writer.
+            immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, future=True)
+    # psycopg prepares a statement after a few executions; a prepared plan for a chunked
+    # ``id IN (…500 values…)`` lookup turned out far slower than planning each one afresh
+    # (seconds per batch on a large store), so server-side preparation is off.
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
 
 
 def migrate(engine: Engine) -> None:
@@ -59,6 +67,7 @@ def migrate(engine: Engine) -> None:
     """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{WRITE_OPTION: True})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "heads")

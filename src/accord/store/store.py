@@ -30,7 +30,7 @@ from accord.model.timestamps import stix_micros
 from accord.model.tlp import TLP, effective_tlp, marking_refs
 from accord.store import schema as s
 from accord.store.bulk import bulk_insert
-from accord.store.db import create_store_engine, is_sqlite, migrate
+from accord.store.db import WRITE_OPTION, create_store_engine, is_sqlite, migrate
 
 BATCH_SIZE = 2000
 _ID_CHUNK = 500
@@ -176,7 +176,7 @@ class Store:
     # --- meta ---------------------------------------------------------------------------
 
     def _ensure_clock(self) -> None:
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             if conn.execute(select(s.meta.c.value).where(s.meta.c.key == "clock")).first():
                 return
             conn.execute(insert(s.meta).values(key="clock", value="0"))
@@ -195,10 +195,23 @@ class Store:
         if conn is not None:
             _do(conn)
         else:
-            with self.engine.begin() as c:
+            with self.transaction() as c:
                 _do(c)
 
     # --- writing ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: on SQLite it holds the write lock from BEGIN (IMMEDIATE),
+        so concurrent writers wait their turn instead of failing on a lock upgrade.
+
+        Every write to the store's tables, including capabilities' own tables, should go
+        through this (or :meth:`writer`); plain ``engine.connect()`` is for reads.
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def writer(
@@ -210,7 +223,7 @@ class Store:
         """Open an atomic write. Leaving the block with an exception stores nothing."""
         if source_kind not in SOURCE_KINDS:
             raise ValueError(f"unknown source kind {source_kind!r}")
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             writer = Writer(self, conn, source_kind, source_name, import_tlp)
             yield writer
             writer.flush()
