@@ -20,7 +20,8 @@ from accord.ingest.detect import FORMATS, detect_format
 from accord.ingest.stix_bundle import read_stix
 from accord.model.errors import InputError
 from accord.model.observables import Observable
-from accord.model.timestamps import stix_micros
+from accord.model.timestamps import format_millis, from_micros, stix_micros
+from accord.model.tlp import marking_definition
 from accord.store import Store, WriteResult
 from accord.store.store import content_hash, observable_rows
 
@@ -132,12 +133,11 @@ def _reconcile_derived(
         for stamp in ("valid_from", "published"):
             if stamp in old and stamp in new:
                 new[stamp] = old[stamp]
-        if stix_micros(new["modified"]) <= stix_micros(old["modified"]):
-            raise InputError(
-                place,
-                f"{obj['id']} changed, but its new 'modified' is not later than the stored "
-                f"version's {old['modified']} (is the clock behind?)",
-            )
+        # A new version must be strictly later than the stored one, even when two files of
+        # one run (sharing ctx.now) change the same derived object.
+        old_us = stix_micros(old["modified"])
+        if stix_micros(new["modified"]) <= old_us:
+            new["modified"] = format_millis(from_micros(old_us + 1000))
         kept.append((place, new))
     return kept
 
@@ -210,6 +210,9 @@ def import_file(
                         if on_object is not None and count % 1000 == 0:
                             on_object(1000)
             else:
+                if ctx.tlp is not None:
+                    # Objects this node derives carry the --tlp marking: ship its definition.
+                    writer.put(marking_definition(ctx.tlp), "marking definition")
                 chunk: list[Located] = []
                 for place, obj in _reader_for(chosen)(path, ctx):
                     chunk.append((place, obj))
