@@ -1,0 +1,164 @@
+"""``accord quickstart``: the example case end to end, on the embedded default (SQLite).
+
+The quickstart is the composition root of the capabilities: it creates the two example
+nodes (CSRO and its partner CERT), loads the knowledge bases offline, imports the case,
+shares the partner's GREEN intelligence over TAXII, retro-hunts CSRO's logs, attributes the
+incident and assesses the press allegation. Each step prints what it did; ``--json`` prints
+one document with every step's figures.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from accord import examples
+from accord.cli.common import JsonOption, console, handle_errors, print_json
+from accord.ingest.context import ImportContext
+from accord.ingest.importer import import_file
+from accord.ingest.kb import update_actors, update_attack
+from accord.ingest.warninglists import update_warninglists
+from accord.model.errors import AccordError
+from accord.store.home import NodeHome
+
+
+def register(app: typer.Typer) -> None:
+    app.command("quickstart")(quickstart)
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float = 0.0
+    facts: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Quickstart:
+    home: Path
+    steps: list[Step] = field(default_factory=list)
+
+    @contextmanager
+    def step(self, name: str, quiet: bool):
+        current = Step(name)
+        if not quiet:
+            console.rule(f"[bold]{name}")
+        started = time.perf_counter()
+        yield current
+        current.seconds = round(time.perf_counter() - started, 2)
+        self.steps.append(current)
+        if not quiet:
+            for line in current.lines:
+                console.print(line, highlight=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "home": str(self.home),
+            "steps": [{"step": s.name, "seconds": s.seconds, **s.facts} for s in self.steps],
+        }
+
+
+def _init_nodes(run: Quickstart, quiet: bool) -> tuple[NodeHome, NodeHome]:
+    with run.step("1. Two sovereign nodes", quiet) as step:
+        csro = NodeHome.init(
+            run.home / "csro",
+            examples.CSRO_NAME,
+            country="RR",
+            sector="government",
+            identity_id=examples.CSRO_IDENTITY_ID,
+        )
+        partner = NodeHome.init(
+            run.home / "partner",
+            examples.PARTNER_NAME,
+            country="VD",
+            sector="government",
+            identity_id=examples.PARTNER_IDENTITY_ID,
+        )
+        for node in (csro, partner):
+            step.lines.append(
+                f"node [bold]{node.config.name}[/]: {node.identity_id}, "
+                f"key {node.identity['x_accord_key_id'][:16]}…, store {node.path / 'accord.db'}"
+            )
+        step.facts["nodes"] = {
+            "csro": {"home": str(csro.path), "identity": csro.identity_id},
+            "partner": {"home": str(partner.path), "identity": partner.identity_id},
+        }
+    return csro, partner
+
+
+def _load_kbs(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
+    with run.step("2. Knowledge bases, offline", quiet) as step, csro.open_store() as store:
+        attack = update_attack(store)
+        actors = update_actors(store)
+        lists = update_warninglists(store)
+        counts = store.count_by_type()
+        step.facts.update(
+            attack=attack.as_dict(), actors=actors.as_dict(), warninglists=lists.as_dict()
+        )
+        step.lines.append(
+            f"MITRE ATT&CK {attack.version}: {counts.get('attack-pattern', 0)} techniques, "
+            f"{counts.get('malware', 0) + counts.get('tool', 0)} software, "
+            f"{counts.get('intrusion-set', 0)} intrusion sets with the MISP catalogue "
+            f"({actors.version})"
+        )
+        data = lists.as_dict()
+        step.lines.append(
+            f"warninglists: {data.get('lists', data.get('lists_total', '?'))} lists loaded"
+        )
+
+
+def _import_case(run: Quickstart, csro: NodeHome, partner: NodeHome, quiet: bool) -> None:
+    with run.step("3. Each node imports what it holds", quiet) as step:
+        for node, bundle in ((csro, examples.CSRO_BUNDLE), (partner, examples.PARTNER_BUNDLE)):
+            with node.open_store() as store:
+                ctx = ImportContext(identity_id=node.identity_id, source_name=bundle.name)
+                report = import_file(store, bundle, ctx, "stix")
+            step.facts[bundle.stem] = report.as_dict()
+            step.lines.append(
+                f"{node.config.name}: imported {report.result.stored} objects from {bundle.name}"
+            )
+
+
+STEPS: list[Callable[..., Any]] = []
+
+
+@handle_errors
+def quickstart(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Directory for the example nodes (kept). Default: a temporary directory, "
+            "removed at the end.",
+        ),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Run the example case end to end: nodes, knowledge bases, sharing, hunt, attribution."""
+    keep = home is not None
+    base = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="accord-quickstart-"))
+    if keep and base.exists() and any(base.iterdir()):
+        raise AccordError(f"{base} is not empty; give a new directory to --home")
+    run = Quickstart(base)
+    try:
+        csro, partner = _init_nodes(run, json)
+        _load_kbs(run, csro, json)
+        _import_case(run, csro, partner, json)
+    finally:
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)
+    if json:
+        print_json(run.as_dict())
+    else:
+        console.rule()
+        where = f"the nodes are in {base}" if keep else "the temporary nodes were removed"
+        console.print(f"Quickstart complete; {where}.")
