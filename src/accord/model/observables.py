@@ -73,6 +73,10 @@ def ip_hex(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 
 
 def network_bounds(value: str) -> tuple[str, str]:
+    """Hex bounds of a network, or of a single address (both bounds equal)."""
+    if "/" not in value:
+        single = ip_hex(ipaddress.ip_address(value))
+        return single, single
     net = ipaddress.ip_network(value, strict=False)
     return ip_hex(net.network_address), ip_hex(net.broadcast_address)
 

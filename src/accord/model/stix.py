@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from stix2patterns.validator import validate as _validate_pattern
@@ -210,15 +211,24 @@ def check_object(obj: object) -> None:
         raise ValueError("a marking-definition needs 'definition_type' or 'extensions'")
 
 
+@lru_cache(maxsize=4096)
+def _ref_kind(key: str) -> int:
+    """1 for ``*_ref``, 2 for ``*_refs``, 0 otherwise (cached: keys repeat across objects)."""
+    if key.endswith("_ref") and key != "object_ref":
+        return 1
+    return 2 if key.endswith("_refs") else 0
+
+
 def _check_refs(obj: Mapping[str, Any]) -> None:
     for key, value in obj.items():
-        if key.endswith("_ref") and key not in ("object_ref",):
+        kind = _ref_kind(key)
+        if kind == 1:
             if not is_identifier(value):
                 raise ValueError(f"'{key}' must be a STIX identifier, got {value!r}")
-        elif key.endswith("_refs"):
+        elif kind == 2:
             if not isinstance(value, list) or not all(is_identifier(v) for v in value):
                 raise ValueError(f"'{key}' must be a list of STIX identifiers")
-            if not value and key in ("object_refs",):
+            if not value and key == "object_refs":
                 raise ValueError(f"'{key}' must not be empty")
 
 

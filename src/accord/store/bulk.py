@@ -8,17 +8,22 @@ PostgreSQL, which is the fastest way into PostgreSQL and avoids a round trip per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts keyed by column name; missing keys are NULL) into ``table``."""
+def bulk_insert(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any] | Sequence[Any]]
+) -> None:
+    """Insert ``rows`` into ``table``: dicts keyed by column name (missing keys are NULL), or
+    sequences holding every column in the table's column order."""
     if not rows:
         return
     columns = [column.name for column in table.columns]
+    if isinstance(rows[0], Mapping):
+        rows = [tuple(row.get(name) for name in columns) for row in rows]  # type: ignore[union-attr]
     names = ", ".join(f'"{name}"' for name in columns)
     dialect = conn.dialect.name
     raw = conn.connection.driver_connection
@@ -26,12 +31,12 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         marks = ", ".join("?" * len(columns))
         raw.executemany(  # type: ignore[union-attr]
             f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
-            [tuple(row.get(name) for name in columns) for row in rows],
+            rows,
         )
     elif dialect == "postgresql":
         statement = f'COPY "{table.name}" ({names}) FROM STDIN'
         with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
-                copy.write_row(tuple(row.get(name) for name in columns))
+                copy.write_row(row)
     else:
-        conn.execute(insert(table), list(rows))
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])

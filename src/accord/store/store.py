@@ -33,6 +33,7 @@ from accord.store.bulk import bulk_insert
 from accord.store.db import WRITE_OPTION, create_store_engine, is_sqlite, migrate
 
 BATCH_SIZE = 2000
+_IS_CURRENT = [c.name for c in s.objects.columns].index("is_current")
 _ID_CHUNK = 500
 SOURCE_KINDS = ("file", "peer", "user", "kb", "node")
 
@@ -486,13 +487,15 @@ class Writer:
         pending, self._pending = self._pending, []
         known = self._existing(obj["id"] for obj, _ in pending)
 
-        object_rows: list[dict[str, Any]] = []
-        marking_rows: list[dict[str, Any]] = []
-        provenance_rows: list[dict[str, Any]] = []
-        ref_rows: list[dict[str, Any]] = []
-        value_rows: list[dict[str, Any]] = []
+        # Rows are lists in table column order (see schema.py): they go to the driver as
+        # they are, which is measurably cheaper than dicts on a bulk import.
+        object_rows: list[list[Any]] = []
+        marking_rows: list[tuple[Any, ...]] = []
+        provenance_rows: list[tuple[Any, ...]] = []
+        ref_rows: list[tuple[Any, ...]] = []
+        value_rows: list[tuple[Any, ...]] = []
         demoted: list[int] = []
-        batch_rows: dict[int, dict[str, Any]] = {}
+        batch_rows: dict[int, list[Any]] = {}
         node_default = self.store.node_default_tlp
 
         for obj, place in pending:
@@ -513,12 +516,7 @@ class Writer:
                 self.result.duplicates += 1
                 if same.source_name != self.source_name and same.row_id >= 0:
                     provenance_rows.append(
-                        {
-                            "row_id": same.row_id,
-                            "source_kind": self.source_kind,
-                            "source_name": self.source_name,
-                            "received_us": self._received_us,
-                        }
+                        (same.row_id, self.source_kind, self.source_name, self._received_us)
                     )
                     same.source_name = self.source_name
                 continue
@@ -548,9 +546,9 @@ class Writer:
                 current.is_current = False
                 in_batch = batch_rows.get(current.row_id)
                 if in_batch is not None:  # an older version queued in this very batch
-                    in_batch["is_current"] = False
-                    ref_rows[:] = [r for r in ref_rows if r["row_id"] != current.row_id]
-                    value_rows[:] = [r for r in value_rows if r["row_id"] != current.row_id]
+                    in_batch[_IS_CURRENT] = False
+                    ref_rows[:] = [r for r in ref_rows if r[0] != current.row_id]
+                    value_rows[:] = [r for r in value_rows if r[0] != current.row_id]
                 else:
                     demoted.append(current.row_id)
             versions.append(
@@ -566,48 +564,34 @@ class Writer:
             )
             tlp = effective_tlp(obj, self.import_tlp, node_default)
             valid_until = obj.get("valid_until")
-            row = {
-                "row_id": row_id,
-                "id": obj_id,
-                "type": obj["type"],
-                "modified_us": modified_us,
-                "created_by_ref": creator,
-                "spec_version": obj.get("spec_version"),
-                "revoked": bool(obj.get("revoked")),
-                "is_current": becomes_current,
-                "tlp": int(tlp),
-                "date_added_us": self._tick(),
-                "source_kind": self.source_kind,
-                "source_name": self.source_name,
-                "content_hash": digest,
-                "valid_until_us": stix_micros(valid_until) if valid_until else None,
-                "search_text": _search_text(obj),
-                "body": orjson.dumps(obj).decode(),
-            }
+            row = [
+                row_id,
+                obj_id,
+                obj["type"],
+                modified_us,
+                creator,
+                obj.get("spec_version"),
+                bool(obj.get("revoked")),
+                becomes_current,
+                int(tlp),
+                self._tick(),
+                self.source_kind,
+                self.source_name,
+                digest,
+                stix_micros(valid_until) if valid_until else None,
+                _search_text(obj),
+                orjson.dumps(obj).decode(),
+            ]
             object_rows.append(row)
             batch_rows[row_id] = row
-            marking_rows.extend(
-                {"row_id": row_id, "marking_ref": ref} for ref in dict.fromkeys(marking_refs(obj))
-            )
+            marking_rows.extend((row_id, ref) for ref in dict.fromkeys(marking_refs(obj)))
             # The first delivery is recorded on the row itself (source_kind/name,
             # date_added); the provenance table holds later deliveries of the same version.
             if becomes_current:
-                ref_rows.extend(
-                    {"row_id": row_id, "src_id": obj_id, "prop": prop, "dst_id": dst}
-                    for prop, dst in reference_rows(obj)
-                )
+                ref_rows.extend((row_id, obj_id, prop, dst) for prop, dst in reference_rows(obj))
                 for value in observable_rows(obj):
                     lo, hi = value_bounds(value)
-                    value_rows.append(
-                        {
-                            "row_id": row_id,
-                            "obj_id": obj_id,
-                            "kind": value.kind,
-                            "value": value.value,
-                            "lo": lo,
-                            "hi": hi,
-                        }
-                    )
+                    value_rows.append((row_id, obj_id, value.kind, value.value, lo, hi))
             self.result.stored += 1
             self.result.by_type[obj["type"]] += 1
             self.result.stored_ids.append(obj_id)
