@@ -58,7 +58,6 @@ objects = Table(
 Index("ix_objects_type_current", objects.c.type, objects.c.is_current)
 Index("ix_objects_creator", objects.c.created_by_ref)
 Index("ix_objects_date_added", objects.c.date_added_us, unique=True)
-Index("ix_objects_tlp", objects.c.tlp)
 
 object_markings = Table(
     "object_markings",

@@ -45,7 +45,6 @@ def upgrade() -> None:
     op.create_index("ix_objects_type_current", "objects", ["type", "is_current"])
     op.create_index("ix_objects_creator", "objects", ["created_by_ref"])
     op.create_index("ix_objects_date_added", "objects", ["date_added_us"], unique=True)
-    op.create_index("ix_objects_tlp", "objects", ["tlp"])
 
     op.create_table(
         "object_markings", _row_fk(), sa.Column("marking_ref", sa.String(300), nullable=False)
