@@ -32,6 +32,7 @@ from accord.model.errors import AccordError, InputError
 from accord.model.timestamps import parse_user_date, to_micros
 from accord.model.tlp import TLP
 from accord.store.export import count_withheld, select_rows, write_bundle
+from accord.store.home import NodeHome
 
 
 def register(app: typer.Typer) -> None:
@@ -149,11 +150,26 @@ def export_command(
     all_versions: Annotated[
         bool, typer.Option(help="Every stored version, not just the latest.")
     ] = False,
+    peer: Annotated[
+        str | None,
+        typer.Option(
+            help="Export exactly what this peer may receive under its policy: its TLP "
+            "ceiling, collections and redaction, signed as it would leave over TAXII."
+        ),
+    ] = None,
     home: HomeOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Export a STIX 2.1 bundle; nothing above the TLP ceiling ever leaves."""
+    """Export a STIX 2.1 bundle; nothing above the TLP ceiling ever leaves.
+
+    With --peer, the peer's sharing policy decides instead (RED never leaves).
+    """
     node = load_home(home)
+    if peer is not None:
+        if types or tlp_max or since or all_versions:
+            raise AccordError("--peer applies the peer's policy; it takes no other filter")
+        _export_for_peer(node, peer, output, json)
+        return
     ceiling = _tlp(tlp_max, "--tlp-max") or node.config.export_tlp_max
     added_after = None
     if since:
@@ -192,3 +208,23 @@ def export_command(
         f"exported {result.objects} objects to {output} at or below {ceiling}; "
         f"{result.withheld_above_tlp} objects above it stayed home"
     )
+
+
+def _export_for_peer(node: NodeHome, peer: str, output: Path | None, json: bool) -> None:
+    from accord.share.egress import objects_for_peer
+
+    with node.open_store() as store:
+        objects = objects_for_peer(node, store, peer)
+        if output is None:
+            result = write_bundle(objects, sys.stdout.buffer, store, TLP.AMBER_STRICT)
+            sys.stdout.flush()
+        else:
+            with output.open("wb") as handle:
+                result = write_bundle(objects, handle, store, TLP.AMBER_STRICT)
+    summary = {"output": str(output) if output else "-", "peer": peer, **result.as_dict()}
+    if output is None:
+        err_console.print(f"exported {result.objects} objects for peer {peer}")
+    elif json:
+        print_json(summary)
+    else:
+        console.print(f"exported {result.objects} objects for peer {peer} to {output}")

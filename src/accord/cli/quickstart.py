@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,9 @@ from accord.ingest.importer import import_file
 from accord.ingest.kb import update_actors, update_attack
 from accord.ingest.warninglists import update_warninglists
 from accord.model.errors import AccordError
+from accord.model.stix import display_name
+from accord.model.tlp import TLP
+from accord.share.demo import share_between
 from accord.store.home import NodeHome
 
 
@@ -128,7 +131,34 @@ def _import_case(run: Quickstart, csro: NodeHome, partner: NodeHome, quiet: bool
             )
 
 
-STEPS: list[Callable[..., Any]] = []
+def _share(run: Quickstart, csro: NodeHome, partner: NodeHome, quiet: bool) -> None:
+    with run.step("4. The partner shares GREEN intelligence over TAXII 2.1", quiet) as step:
+        demo = share_between(partner, csro, examples.PARTNER_BUNDLE, tlp_max=TLP.GREEN)
+        step.facts.update(demo.as_dict())
+        arrived = Counter(item["tlp"] for item in demo.arrived)
+        step.lines.append(
+            f"policy for CSRO: TLP ≤ GREEN on collection {demo.collection_id}; "
+            f"{len(demo.arrived)} objects arrived, signed and verified "
+            f"({', '.join(f'{n} {level}' for level, n in sorted(arrived.items()))})"
+        )
+        names = _labels(partner, [item["id"] for item in demo.stayed_home])
+        for item in sorted(demo.stayed_home, key=lambda i: (i["tlp"], i["type"])):
+            if item["type"] == "marking-definition":
+                continue
+            step.lines.append(
+                f"  stayed home: TLP:{item['tlp']:<6} {item['type']:<12} {names[item['id']]}"
+            )
+
+
+def _labels(node: NodeHome, ids: list[str]) -> dict[str, str]:
+    """A short label per object, for the quickstart's listings."""
+    with node.open_store() as store:
+        rows = store.get_many(ids)
+    labels = {}
+    for obj_id in ids:
+        obj = rows[obj_id].obj if obj_id in rows else {}
+        labels[obj_id] = obj.get("abstract") or display_name(obj)
+    return labels
 
 
 @handle_errors
@@ -153,6 +183,7 @@ def quickstart(
         csro, partner = _init_nodes(run, json)
         _load_kbs(run, csro, json)
         _import_case(run, csro, partner, json)
+        _share(run, csro, partner, json)
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
