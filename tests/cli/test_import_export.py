@@ -118,11 +118,6 @@ def test_export_never_exceeds_tlp_max(node_home: NodeHome, tmp_path: Path) -> No
     assert counts["green"] < counts["amber"] < counts["amber+strict"] < counts["red"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: TLP.CLEAR is IntEnum 0, so `_tlp(tlp_max) or node.config.export_tlp_max` in "
-    "accord.cli.ingest.export_command turns --tlp-max clear/white into AMBER: AMBER data leaks",
-)
 @pytest.mark.parametrize("ceiling", ["clear", "white"])
 def test_tlp_max_clear_exports_only_clear(
     node_home: NodeHome, tmp_path: Path, ceiling: str
@@ -269,22 +264,12 @@ def test_missing_file(node_home: NodeHome, tmp_path: Path) -> None:
     assert_error(result, f"{tmp_path / 'absent.json'}: no such file", prefix="refused ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an indicator with an empty pattern crashes `accord import` with a traceback "
-    "(UnboundLocalError from stix2-patterns) instead of refusing the file",
-)
 def test_empty_pattern_is_refused_cleanly(node_home: NodeHome, tmp_path: Path) -> None:
     path = write_bundle_file(tmp_path / "empty.json", [indicator("")])
     result = run("import", "--home", str(node_home.path), str(path))
     assert_error(result, f"{path}: object 0", prefix="refused ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: NodeConfig accepts export_tlp_max = 'red', and `accord export` then exports "
-    "RED by default; the issue says the default export is never RED",
-)
 def test_default_export_is_never_red_even_if_configured(
     node_home: NodeHome, tmp_path: Path
 ) -> None:
@@ -300,11 +285,6 @@ def test_default_export_is_never_red_even_if_configured(
         assert red["id"] not in {o["id"] for o in json.loads(result.stdout)["objects"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `accord export -o` into a missing directory raises FileNotFoundError with a "
-    "traceback (exit 1) instead of a one-line error",
-)
 def test_export_to_an_unwritable_place(node_home: NodeHome, tmp_path: Path) -> None:
     target = tmp_path / "no-such-dir" / "out.json"
     assert_error(run("export", "--home", str(node_home.path), "-o", str(target)), str(target))

@@ -172,11 +172,6 @@ def test_node_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     assert shown["object"] == obj
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the rich consoles in accord.cli.common fold messages at 80 columns when "
-    "stderr is not a terminal, so an error becomes several lines",
-)
 def test_errors_are_one_line(tmp_path: Path) -> None:
     home = tmp_path / ("a-rather-long-directory-name-for-a-node-home" * 2)
     result = run("status", "--home", str(home))
@@ -184,12 +179,6 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1, result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: NodeHome.init writes config, identity and keys before opening the store, so "
-    "an unreachable --database-url crashes with a traceback and leaves a half-made home "
-    "that blocks the retry",
-)
 def test_init_with_an_unreachable_database(tmp_path: Path) -> None:
     home = tmp_path / "n"
     bad = "postgresql://postgres@127.0.0.1:1/nowhere"

@@ -277,21 +277,11 @@ def test_invalid_files_are_refused_whole(
     assert mstore.get(objs[0]["id"]) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an empty pattern makes stix2-patterns raise UnboundLocalError, which escapes "
-    "import_file instead of an InputError naming the object",
-)
 def test_empty_pattern_is_an_input_error(mstore: Store, tmp_path: Path) -> None:
     path = write_bundle_file(tmp_path / "empty.json", [indicator("")])
     assert "object 0" in _refuse(mstore, path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a simple pattern with a hash value that does not fit its algorithm skips "
-    "stix2-patterns and is stored; its export then fails stix2-validator",
-)
 def test_wrong_hash_in_a_simple_pattern_is_refused(mstore: Store, tmp_path: Path) -> None:
     bad = indicator("[file:hashes.'SHA-256' = 'not-a-hash']")
     message = _refuse(mstore, write_bundle_file(tmp_path / "hash.json", [bad]))

@@ -103,22 +103,12 @@ def test_invalid_utf8_is_refused(tmp_path: Path) -> None:
     assert error.place == "object 0"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: read_stix does not skip a UTF-8 byte order mark, so a BOM-prefixed bundle "
-    "falls into the single-object path and is refused ('BOM is not supported')",
-)
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     obj = malware()
     data = b"\xef\xbb\xbf" + json.dumps({"type": "bundle", "objects": [obj]}).encode()
     assert _read(tmp_path, data) == [("object 0", obj)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a bundle whose 'objects' is not an array yields nothing and imports as an "
-    "empty, successful file instead of being refused",
-)
 def test_objects_that_is_not_an_array_is_refused(tmp_path: Path) -> None:
     _refusal(tmp_path, json.dumps({"type": "bundle", "objects": {"a": malware()}}))
 

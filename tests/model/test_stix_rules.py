@@ -187,11 +187,6 @@ def test_scos_and_marking_definitions_need_no_created_modified() -> None:
 NEW_SCO_EXT = "extension-definition--1f6a0a40-6d4f-4d5b-9a3c-2f43b4e5a001"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: objects of a new-sco extension (STIX 2.1 §7.3) have no created/modified, "
-    "but check_object requires them and is_versioned treats them as versioned",
-)
 def test_new_sco_extension_objects_are_accepted_and_unversioned() -> None:
     obj = {
         "type": "acme-beacon",
@@ -241,11 +236,6 @@ def test_invalid_patterns_are_refused_with_the_pattern_named(pattern: str) -> No
     assert repr(pattern) in reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: stix2-patterns raises UnboundLocalError on an empty pattern, and "
-    "_check_indicator lets it escape instead of refusing the object",
-)
 @pytest.mark.parametrize("pattern", [""])
 def test_empty_pattern_is_refused_not_crashing(pattern: str) -> None:
     assert "pattern" in _reason(indicator(pattern))
@@ -272,11 +262,6 @@ def test_oasis_rejects_these_patterns(pattern: str) -> None:
     assert not ok
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the simple-pattern fast path in accord.model.stix._check_indicator skips "
-    "stix2-patterns, which also checks that hash values fit their algorithm",
-)
 @pytest.mark.parametrize("pattern", SEMANTICALLY_WRONG)
 def test_semantically_wrong_simple_patterns_are_refused(pattern: str) -> None:
     assert _reason(indicator(pattern)).startswith("invalid STIX pattern")

@@ -158,11 +158,6 @@ def test_parent_domains_and_urls_on_a_domain(mstore: Store, corpus: dict[str, An
     assert _ids(mstore, "notevil.example") == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the url-on-domain probe in accord.store.search._probes is the range "
-    "[host + '/', host + '0'), so URLs on a non-default port (host:8443/...) are missed",
-)
 def test_domain_finds_urls_on_a_non_default_port(mstore: Store) -> None:
     url = indicator("[url:value = 'https://c2.port.example:8443/gate.php']")
     mstore.put_objects([url])

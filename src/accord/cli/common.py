@@ -15,8 +15,8 @@ from rich.console import Console
 from accord.model.errors import AccordError
 from accord.store.home import NodeHome, default_home
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 HomeOption = Annotated[
     Path | None,

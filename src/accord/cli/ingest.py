@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from rich.progress import (
@@ -170,7 +170,10 @@ def export_command(
             raise AccordError("--peer applies the peer's policy; it takes no other filter")
         _export_for_peer(node, peer, output, json)
         return
-    ceiling = _tlp(tlp_max, "--tlp-max") or node.config.export_tlp_max
+    # TLP.CLEAR is 0 and falsy: compare with None, never use `or` on a level.
+    ceiling = _tlp(tlp_max, "--tlp-max")
+    if ceiling is None:
+        ceiling = min(node.config.export_tlp_max, TLP.AMBER_STRICT)
     added_after = None
     if since:
         try:
@@ -190,7 +193,7 @@ def export_command(
             result = write_bundle(objects, sys.stdout.buffer, store, ceiling)
             sys.stdout.flush()
         else:
-            with output.open("wb") as handle:
+            with _open_output(output) as handle:
                 result = write_bundle(objects, handle, store, ceiling)
         result.withheld_above_tlp = count_withheld(store, ceiling, types)
     summary = {"output": str(output) if output else "-", "tlp_max": ceiling.label}
@@ -219,7 +222,7 @@ def _export_for_peer(node: NodeHome, peer: str, output: Path | None, json: bool)
             result = write_bundle(objects, sys.stdout.buffer, store, TLP.AMBER_STRICT)
             sys.stdout.flush()
         else:
-            with output.open("wb") as handle:
+            with _open_output(output) as handle:
                 result = write_bundle(objects, handle, store, TLP.AMBER_STRICT)
     summary = {"output": str(output) if output else "-", "peer": peer, **result.as_dict()}
     if output is None:
@@ -228,3 +231,10 @@ def _export_for_peer(node: NodeHome, peer: str, output: Path | None, json: bool)
         print_json(summary)
     else:
         console.print(f"exported {result.objects} objects for peer {peer} to {output}")
+
+
+def _open_output(output: Path) -> BinaryIO:
+    try:
+        return output.open("wb")
+    except OSError as exc:
+        raise AccordError(f"{output}: cannot write: {exc.strerror or exc}") from None

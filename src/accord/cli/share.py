@@ -293,7 +293,8 @@ def peer_add(
         raise AccordError("use --password-stdin or --token-stdin, not both")
     password = _read_stdin_secret("password") if password_stdin else None
     token = _read_stdin_secret("token") if token_stdin else None
-    level = _level(tlp_max) or TLP.GREEN
+    level = _level(tlp_max)
+    level = TLP.GREEN if level is None else level  # CLEAR is 0: never `or` a level
     node = load_home(home)
     notes: list[str] = []
     with node.open_store() as store:

@@ -35,6 +35,9 @@ def _head_keys(head: bytes) -> dict[str, Any]:
             elif prefix == "objects" and event == "start_array":
                 found["__objects__"] = True
                 break
+            elif prefix == "objects" and event not in ("map_key",):
+                found["__objects_not_array__"] = event
+                break
     except ijson.common.IncompleteJSONError:
         pass
     except ijson.JSONError:
@@ -63,10 +66,14 @@ def read_stix(path: Path, ctx: ImportContext, stream: IO[bytes] | None = None) -
     handle = stream if stream is not None else path.open("rb")
     try:
         head = handle.read(HEAD_BYTES)
-        handle.seek(0)
+        skip = 3 if head.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 byte order mark
+        head = head[skip:]
+        handle.seek(skip)
         first = _first_char(head)
         if first == "{":
             keys = _head_keys(head)
+            if "__objects_not_array__" in keys:
+                raise InputError("bundle", "'objects' must be an array of STIX objects")
             if keys.get("__objects__") or keys.get("type") == "bundle":
                 if keys.get("type") not in (None, "bundle"):
                     raise InputError("", f"top-level 'type' is {keys['type']!r}, not 'bundle'")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from stix2patterns.v21.object_validator import HASHES_REGEX as _HASH_RULES
 from stix2patterns.validator import validate as _validate_pattern
 
 from accord.model.observables import PatternNotSimple, parse_simple_pattern
@@ -138,8 +139,20 @@ def is_identifier(value: object, of_type: str | None = None) -> bool:
     return bool(_TYPE_NAME.match(obj_type)) and bool(_UUID.match(ident))
 
 
+def is_sco(obj: Mapping[str, Any]) -> bool:
+    """A cyber-observable: a standard SCO type, or a custom type defined by a new-sco
+    extension (which, like every SCO, has no ``created``/``modified``)."""
+    if obj.get("type") in SCO_TYPES:
+        return True
+    extensions = obj.get("extensions")
+    return isinstance(extensions, Mapping) and any(
+        isinstance(ext, Mapping) and ext.get("extension_type") == "new-sco"
+        for ext in extensions.values()
+    )
+
+
 def is_versioned(obj: Mapping[str, Any]) -> bool:
-    return obj.get("type") not in UNVERSIONED_TYPES
+    return obj.get("type") != "marking-definition" and not is_sco(obj)
 
 
 class StixVersionError(ValueError):
@@ -158,8 +171,8 @@ def check_object(obj: object) -> None:
     if not is_identifier(obj.get("id"), obj_type):
         raise ValueError(f"'id' must be '{obj_type}--<uuid>', got {obj.get('id')!r}")
     spec = obj.get("spec_version")
-    is_sco = obj_type in SCO_TYPES
-    if spec is None and not is_sco and obj_type != "marking-definition":
+    sco = is_sco(obj)
+    if spec is None and not sco and obj_type != "marking-definition":
         if obj_type in SDO_TYPES or obj_type in SRO_TYPES:
             raise StixVersionError(
                 "no 'spec_version': this is STIX 2.0 content; accord stores STIX 2.1 only "
@@ -169,7 +182,7 @@ def check_object(obj: object) -> None:
     if spec is not None and spec != "2.1":
         raise StixVersionError(f"spec_version {spec!r} is not supported; accord stores STIX 2.1")
 
-    if not is_sco:
+    if not sco:
         for prop in ("created", "modified") if obj_type != "marking-definition" else ("created",):
             if prop not in obj:
                 raise ValueError(f"missing required property '{prop}'")
@@ -240,17 +253,32 @@ def _check_indicator(obj: Mapping[str, Any], stamps: Mapping[str, Any]) -> None:
         raise ValueError("'pattern' must be a string")
     if obj.get("pattern_type") != "stix":
         return  # Sigma, YARA, Snort…: opaque to the store, kept whole.
+    if not pattern.strip():
+        raise ValueError("'pattern' must not be empty")
     try:
-        parse_simple_pattern(pattern)
-        simple = True
+        comparisons = parse_simple_pattern(pattern)
     except PatternNotSimple:
-        simple = False
-    if not simple:
+        comparisons = None
+    if comparisons is not None:
+        # The fast path skips stix2-patterns, so apply its one semantic check that
+        # concerns simple patterns: hash literals must fit their algorithm.
+        for _obj_type, path, _op, literal in comparisons:
+            if len(path) == 2 and path[0] == "hashes":
+                rule = _HASH_RULES.get(path[1].upper().replace("-", ""))
+                if rule and not re.match(rule[0], literal):
+                    raise ValueError(
+                        f"invalid STIX pattern {pattern!r}: {literal!r} is not a valid "
+                        f"{rule[1]} hash"
+                    )
+        return
+    try:
         errors = _validate_pattern(pattern, stix_version="2.1", ret_errs=True, print_errs=False)
-        ok, messages = errors if isinstance(errors, tuple) else (errors, [])
-        if not ok:
-            detail = "; ".join(str(m) for m in messages) or "syntax error"
-            raise ValueError(f"invalid STIX pattern {pattern!r}: {detail}")
+    except Exception as exc:  # the ANTLR-based parser can fail on odd input; still a refusal
+        raise ValueError(f"invalid STIX pattern {pattern!r}: {exc}") from None
+    ok, messages = errors if isinstance(errors, tuple) else (errors, [])
+    if not ok:
+        detail = "; ".join(str(m) for m in messages) or "syntax error"
+        raise ValueError(f"invalid STIX pattern {pattern!r}: {detail}")
 
 
 def display_name(obj: Mapping[str, Any]) -> str:

@@ -26,11 +26,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from accord.model.errors import AccordError
 from accord.model.stix import is_identifier
 from accord.model.timestamps import format_millis, now_utc
 from accord.model.tlp import TLP
+from accord.store.db import normalize_url
 from accord.store.store import Store
 
 CONFIG_FILE = "config.toml"
@@ -89,11 +92,21 @@ class NodeConfig:
                 country=node.get("country"),
                 sector=node.get("sector"),
                 default_tlp=TLP.parse(node.get("default_tlp", "amber")),
+                # `accord export` caps this at AMBER+STRICT: RED never leaves by default.
                 export_tlp_max=TLP.parse(node.get("export_tlp_max", "amber")),
                 extra={k: v for k, v in data.items() if k not in ("node", "store")},
             )
         except (tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
             raise AccordError(f"{source}: invalid node configuration: {exc}") from None
+
+
+def _open_new_store(url: str, default_tlp: TLP) -> Store:
+    try:
+        return Store.open(url, default_tlp)
+    except SQLAlchemyError as exc:
+        shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        raise AccordError(f"cannot open the store at {shown}: {reason}") from None
 
 
 def key_id(public_raw: bytes) -> str:
@@ -157,7 +170,13 @@ class NodeHome:
             raise AccordError(f"{path} already holds an accord node; choose another --home")
         if country is not None and (len(country) != 2 or not country.isalpha()):
             raise AccordError(f"--country must be an ISO 3166-1 alpha-2 code, got {country!r}")
+        if identity_id is not None and not is_identifier(identity_id, "identity"):
+            raise AccordError(f"not an identity id: {identity_id!r}")
         path.mkdir(parents=True, exist_ok=True)
+        url = database_url or f"sqlite:///{(path / 'accord.db').resolve()}"
+        # Open (and migrate) the store before writing anything else: an unreachable
+        # database must not leave a half-made home that blocks the retry.
+        store = _open_new_store(url, default_tlp)
         keys = path / "keys"
         keys.mkdir(exist_ok=True)
         private = Ed25519PrivateKey.generate()
@@ -177,8 +196,6 @@ class NodeHome:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        if identity_id is not None and not is_identifier(identity_id, "identity"):
-            raise AccordError(f"not an identity id: {identity_id!r}")
         identity_id = identity_id or f"identity--{uuid.uuid4()}"
         stamp = format_millis(now_utc())
         identity: dict[str, Any] = {
@@ -198,7 +215,6 @@ class NodeHome:
         if country:
             identity["x_accord_country"] = country.upper()
         (path / IDENTITY_FILE).write_text(json.dumps(identity, indent=2) + "\n", "utf-8")
-        url = database_url or f"sqlite:///{(path / 'accord.db').resolve()}"
         config = NodeConfig(
             name=name,
             identity_id=identity_id,
@@ -208,8 +224,7 @@ class NodeHome:
             default_tlp=default_tlp,
         )
         (path / CONFIG_FILE).write_text(config.to_toml(), "utf-8")
-        home = cls(path)
-        with home.open_store() as store:
+        with store:
             # The identity is public by design: peers need it to check signatures.
             store.put_objects([identity], "node", "init", import_tlp=TLP.CLEAR)
-        return home
+        return cls(path)

@@ -75,12 +75,17 @@ def _probes(query: Observable) -> list[tuple[Any, str]]:
         if len(parents) > 1:
             probes.append((and_(o.kind == "domain", o.value.in_(parents[1:])), "parent-domain"))
         # URLs on this exact host: a range probe on the normalised, scheme-less form.
-        probes.append(
-            (
-                and_(o.kind == "url", o.value >= query.value + "/", o.value < query.value + "0"),
-                "url-on-domain",
+        for after, bound in (("/", "0"), (":", ";")):  # host/… and host:port/…
+            probes.append(
+                (
+                    and_(
+                        o.kind == "url",
+                        o.value >= query.value + after,
+                        o.value < query.value + bound,
+                    ),
+                    "url-on-domain",
+                )
             )
-        )
     elif query.kind == "url":
         probes.append((and_(o.kind == "url", o.value == query.value), "exact"))
         host = url_host(query.value)

@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +25,9 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from accord.model.errors import ForeignCreator, InputError, RevokedObject, VersionConflict
 from accord.model.observables import Observable, network_bounds, pattern_observables
 from accord.model.observables import sco_observables as _sco_observables
-from accord.model.stix import SCO_TYPES, check_object, is_versioned
-from accord.model.timestamps import stix_micros
-from accord.model.tlp import TLP, effective_tlp, marking_refs
+from accord.model.stix import check_object, is_sco, is_versioned
+from accord.model.timestamps import format_micros, stix_micros
+from accord.model.tlp import MARKING_LEVEL, TLP, effective_tlp, marking_refs, standard_marking
 from accord.store import schema as s
 from accord.store.bulk import bulk_insert
 from accord.store.db import WRITE_OPTION, create_store_engine, is_sqlite, migrate
@@ -92,9 +92,30 @@ class _Version:
     source_name: str
 
 
+_HASHED_STAMPS = (
+    "created",
+    "modified",
+    "valid_from",
+    "valid_until",
+    "first_seen",
+    "last_seen",
+    "published",
+    "first_observed",
+    "last_observed",
+)
+
+
 def content_hash(obj: Mapping[str, Any]) -> str:
-    """Hash of the object's canonical JSON (sorted keys): equal content, equal hash."""
-    return hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """Hash of the object's canonical JSON: sorted keys, and top-level timestamps in one
+    precision, so that ``…00Z`` and ``…00.000Z`` (python-stix2's spelling) are the same
+    version's content, not a conflict. The stored body keeps the producer's spelling."""
+    canonical = dict(obj)
+    for key in _HASHED_STAMPS:
+        value = canonical.get(key)
+        if isinstance(value, str):
+            with suppress(ValueError):
+                canonical[key] = format_micros(stix_micros(value))
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def observable_rows(obj: Mapping[str, Any]) -> list[Observable]:
@@ -103,7 +124,7 @@ def observable_rows(obj: Mapping[str, Any]) -> list[Observable]:
     if obj_type == "indicator" and obj.get("pattern_type") == "stix":
         pattern = obj.get("pattern")
         return pattern_observables(pattern) if isinstance(pattern, str) else []
-    if obj_type in SCO_TYPES:
+    if is_sco(obj):
         return _sco_observables(obj)
     return []
 
@@ -479,6 +500,17 @@ class Writer:
                 )
         return found
 
+    def _created_of(self, row_id: int, batch_rows: Mapping[int, list[Any]]) -> str | None:
+        """``created`` of a stored (or queued) version: read only when a new version of an
+        existing object arrives, which is rare next to new objects."""
+        queued = batch_rows.get(row_id)
+        if queued is not None:
+            return orjson.loads(queued[-1]).get("created")
+        body = self.conn.execute(
+            select(s.objects.c.body).where(s.objects.c.row_id == row_id)
+        ).scalar()
+        return orjson.loads(body).get("created") if body else None
+
     def flush(self) -> None:
         if not self._pending:
             return
@@ -505,6 +537,13 @@ class Writer:
             digest = content_hash(obj)
             versions = known.setdefault(obj_id, [])
             same = next((v for v in versions if v.modified_us == modified_us), None)
+            if obj_id in MARKING_LEVEL:
+                # Producers re-serialise the standard TLP definitions (other precision,
+                # vendor x_ properties). They are the standard's, not the producer's: keep
+                # the canonical object and treat any copy as that object.
+                canonical = standard_marking(obj_id)
+                assert canonical is not None
+                obj, digest = canonical, content_hash(canonical)
             if same is not None:
                 if same.content_hash != digest:
                     what = f"version {obj['modified']}" if versioned else "this object"
@@ -537,6 +576,25 @@ class Writer:
                         f"{obj_id} was revoked; revocation is permanent, so a later "
                         "version must stay revoked",
                     )
+                if obj.get("revoked") and any(
+                    not v.revoked and v.modified_us > modified_us for v in versions
+                ):
+                    raise RevokedObject(
+                        _describe(place, obj),
+                        f"{obj_id} has a later version that is not revoked; revocation is "
+                        "permanent, so this revoked version contradicts the history",
+                    )
+                if versioned:
+                    stored_created = self._created_of(versions[0].row_id, batch_rows)
+                    if stored_created is not None and stix_micros(stored_created) != stix_micros(
+                        obj["created"]
+                    ):
+                        raise InputError(
+                            _describe(place, obj),
+                            f"'created' is {obj['created']} but the stored versions of "
+                            f"{obj_id} say {stored_created}; 'created' never changes "
+                            "between versions",
+                        )
             current = next((v for v in versions if v.is_current), None)
             becomes_current = current is None or modified_us > current.modified_us
             assert self._next_row is not None
