@@ -47,6 +47,7 @@ import functools
 import re
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ from accord.model.observables import (
     normalize_url,
 )
 from accord.model.stix import SCO_TYPES
-from accord.model.timestamps import parse_stix_timestamp
+from accord.model.timestamps import parse_stix_timestamp, stix_micros
 from accord.model.tlp import (
     MARKING_LEVEL,
     TLP,
@@ -97,6 +98,9 @@ _HIVES = {
 }
 _SNIFF = re.compile(rb'^\s*(?:\[\s*)?\{\s*"(?:Event|response)"\s*:\s*[\[{]')
 _BUNDLE = re.compile(rb'"type"\s*:\s*"bundle"')
+
+# When a MISP organisation first existed is unknown; one fixed, early value stands for it.
+ORGANISATION_CREATED = "2000-01-01T00:00:00.000Z"
 
 
 def sniff(head: bytes) -> bool:
@@ -419,6 +423,18 @@ def _adapt(
         raise InputError(prepared.place, "misp-stix made no report or grouping of the event")
     event_level = level_of_markings(container.get("object_marking_refs") or [])
     event_modified = container["modified"]
+    # misp-stix dates the event's report and galaxy objects by the event's last-change
+    # timestamp, which moves on every edit; 'created' must not change between versions, so
+    # they are created at the event's own date (midnight UTC) when that is earlier.
+    event_date = prepared.event.get("date")
+    if isinstance(event_date, str) and len(event_date) == 10:
+        dated = f"{event_date}T00:00:00.000Z"
+        stamped = container["created"]
+        with suppress(ValueError):
+            if stix_micros(dated) < stix_micros(stamped):
+                for obj in objects:
+                    if obj.get("created") == stamped:
+                        obj["created"] = dated
     kept = [
         obj
         for obj in objects
@@ -471,6 +487,10 @@ def _restate_galaxies(prepared: _Prepared, objects: list[dict[str, Any]]) -> dic
                 for key in _THREAT_ACTOR_ONLY:
                     obj.pop(key, None)
         organisation = obj_type == "identity" and not from_cluster
+        if organisation:
+            # misp-stix stamps the organisation with each event's time; STIX forbids
+            # 'created' to change between versions, so it gets one fixed value.
+            obj["created"] = ORGANISATION_CREATED
         if obj_type in SCO_TYPES or obj_type == "marking-definition" or organisation:
             continue
         obj.setdefault("created_by_ref", prepared.creator)
