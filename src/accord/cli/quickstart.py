@@ -22,6 +22,7 @@ import typer
 
 from accord import examples
 from accord.cli.common import JsonOption, console, handle_errors, print_json
+from accord.hunt import build_timeline, run_hunt, write_example_logs
 from accord.ingest.context import ImportContext
 from accord.ingest.importer import import_file
 from accord.ingest.kb import update_actors, update_attack
@@ -150,6 +151,24 @@ def _share(run: Quickstart, csro: NodeHome, partner: NodeHome, quiet: bool) -> N
             )
 
 
+def _hunt(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
+    with run.step("5. CSRO retro-hunts its logs with the new indicators", quiet) as step:
+        logs = write_example_logs(csro.path / "logs")
+        summary = run_hunt(csro, [csro.path / "logs"])
+        with csro.open_store() as store:
+            timeline = build_timeline(store, examples.INCIDENT_ID, identity_id=csro.identity_id)
+        step.facts.update(
+            logs=[str(p) for p in logs], hunt=summary.as_dict(), timeline=timeline.as_dict()
+        )
+        step.lines.extend(_lines(summary.render_text()))
+        step.lines.extend(_lines(timeline.render_text()))
+
+
+def _lines(rendered: str | list[str]) -> list[str]:
+    """Renderers return text or a list of lines; the quickstart prints lines."""
+    return rendered.splitlines() if isinstance(rendered, str) else list(rendered)
+
+
 def _labels(node: NodeHome, ids: list[str]) -> dict[str, str]:
     """A short label per object, for the quickstart's listings."""
     with node.open_store() as store:
@@ -184,6 +203,7 @@ def quickstart(
         _load_kbs(run, csro, json)
         _import_case(run, csro, partner, json)
         _share(run, csro, partner, json)
+        _hunt(run, csro, json)
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
