@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from accord import examples
+from accord.attribute import add_claim, assess, attribute_incident, render_json, render_text
 from accord.cli.common import JsonOption, console, handle_errors, print_json
 from accord.hunt import build_timeline, run_hunt, write_example_logs
 from accord.ingest.context import ImportContext
@@ -164,6 +165,71 @@ def _hunt(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
         step.lines.extend(_lines(timeline.render_text()))
 
 
+def _attribute(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
+    with run.step("6. Attribution on the evidence", quiet) as step, csro.open_store() as store:
+        result = attribute_incident(store, examples.INCIDENT_ID, csro.identity_id, top=5)
+        step.facts["attribution"] = render_json(result)
+        step.lines.extend(_lines(render_text(result)))
+
+
+def _allegation(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
+    with run.step("7. The press allegation, and the denial", quiet) as step:
+        with csro.open_store() as store:
+            claim_id = add_claim(
+                store,
+                csro.identity_id,
+                incident=examples.INCIDENT_ID,
+                actor=examples.ALLEGED_STATE,
+                claimant="The Ruritanian Courier, citing anonymous officials",
+                source_kind="anonymous-official",
+                published="2026-05-06",
+            )
+            store.put_objects(_denial(claim_id), "file", "freedonia-mfa-statement")
+            assessment = assess(store, claim_id, csro.identity_id)
+        step.facts.update(claim=claim_id, assessment=assessment.to_dict())
+        for verdict in assessment.verdicts:
+            step.lines.append(
+                f'"{verdict.actor} did it", {verdict.claimant} (grade {verdict.grade}): '
+                f"[bold]{verdict.verdict}[/] — {verdict.reason}"
+            )
+            step.lines.extend(f"  needed: {need}" for need in verdict.needed[:4])
+            for opinion in verdict.opinions:
+                step.lines.append(
+                    f"  beside it, not averaged in — {opinion.get('author')}: "
+                    f"{opinion.get('position')}: {opinion.get('explanation', '')}"
+                )
+
+
+def _denial(claim_id: str) -> list[dict[str, Any]]:
+    """Freedonia's denial: an opinion by its foreign ministry on the claim (fictional)."""
+    ministry = "identity--5b0c1f9e-6f0a-4d53-9a53-2f4b8c1d7e21"
+    stamp = "2026-05-07T10:00:00.000Z"
+    return [
+        {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": ministry,
+            "created_by_ref": ministry,
+            "created": stamp,
+            "modified": stamp,
+            "name": f"{examples.ALLEGED_STATE} Ministry of Foreign Affairs",
+            "identity_class": "organization",
+        },
+        {
+            "type": "opinion",
+            "spec_version": "2.1",
+            "id": "opinion--0d7a4a5e-1c2b-4f3e-9a8d-6b5c4e3f2a1b",
+            "created_by_ref": ministry,
+            "created": stamp,
+            "modified": stamp,
+            "opinion": "strongly-disagree",
+            "explanation": "A groundless charge: Freedonia is itself a victim of cyber attacks "
+            "and proposes a joint investigation.",
+            "object_refs": [claim_id],
+        },
+    ]
+
+
 def _lines(rendered: str | list[str]) -> list[str]:
     """Renderers return text or a list of lines; the quickstart prints lines."""
     return rendered.splitlines() if isinstance(rendered, str) else list(rendered)
@@ -204,6 +270,8 @@ def quickstart(
         _import_case(run, csro, partner, json)
         _share(run, csro, partner, json)
         _hunt(run, csro, json)
+        _attribute(run, csro, json)
+        _allegation(run, csro, json)
     finally:
         if not keep:
             shutil.rmtree(base, ignore_errors=True)

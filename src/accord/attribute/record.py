@@ -1,0 +1,86 @@
+"""The attribution as STIX: a ``note`` by this node about the incident, holding the result.
+
+One note per (node, incident): its id is UUIDv5 over both, so a re-assessment is a new
+*version* of the same note (the store keeps every version: the history of the judgement),
+and an unchanged result stores nothing. The note carries the incident's markings, so it is
+shared exactly as far as the incident is.
+
+Note properties: ``abstract`` (verdict and leader), ``content`` (the ICD 203 summary),
+``object_refs`` (the incident), ``labels: ["accord-attribution"]`` and
+``x_accord_attribution`` (the whole result document, as ``accord attribute --json``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from accord.attribute.language import percent
+from accord.attribute.result import AttributionResult
+from accord.model.timestamps import format_millis, now_utc, stix_micros
+from accord.store import Store
+
+NAMESPACE = uuid.UUID("0e8c7e55-2c2f-5d0a-9a53-5c1f0f4b7a61")
+LABEL = "accord-attribution"
+
+
+def note_id(identity_id: str, incident_id: str) -> str:
+    return f"note--{uuid.uuid5(NAMESPACE, f'attribution|{identity_id}|{incident_id}')}"
+
+
+def attribution_note(
+    result: AttributionResult,
+    identity_id: str,
+    *,
+    markings: list[str] | None = None,
+    created: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    stamp = format_millis(now or now_utc())
+    leader = result.leader
+    note: dict[str, Any] = {
+        "type": "note",
+        "spec_version": "2.1",
+        "id": note_id(identity_id, result.incident),
+        "created": created or stamp,
+        "modified": stamp,
+        "created_by_ref": identity_id,
+        "abstract": f"accord attribution: {result.verdict}; leading hypothesis {leader.name} "
+        f"({leader.estimative}, {percent(leader.probability)})",
+        "content": result.summary,
+        "object_refs": [result.incident],
+        "labels": [LABEL],
+        "x_accord_attribution": result.to_dict(),
+    }
+    if markings:
+        note["object_marking_refs"] = list(markings)
+    return note
+
+
+def save_attribution(
+    store: Store, result: AttributionResult, identity_id: str, now: datetime | None = None
+) -> tuple[str, bool]:
+    """Store the note; ``(id, stored)``, with ``stored`` False when nothing changed."""
+    ident = note_id(identity_id, result.incident)
+    current = store.get(ident)
+    document = result.to_dict()
+    if current is not None and current.get("x_accord_attribution") == document:
+        return ident, False
+    incident = store.get(result.incident) or {}
+    stamp = now or now_utc()
+    if current is not None and stix_micros(format_millis(stamp)) <= stix_micros(
+        current["modified"]
+    ):
+        stamp = datetime.fromtimestamp(
+            (stix_micros(current["modified"]) + 1000) / 1e6, stamp.tzinfo
+        )
+    note = attribution_note(
+        result,
+        identity_id,
+        markings=list(incident.get("object_marking_refs") or []),
+        created=current["created"] if current is not None else None,
+        now=stamp,
+    )
+    store.put_objects([note], "node", "attribution")
+    return ident, True

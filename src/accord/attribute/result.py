@@ -1,0 +1,152 @@
+"""The attribution result: one typed document that every renderer and the STIX note share.
+
+Field names are a contract (``accord attribute --json``, the stored note, peers that read
+it): ``incident``, ``kb``, ``verdict``, ``summary``, ``unknown_probability``,
+``hypotheses`` (UNKNOWN included, with ``actor_id: null``), ``evidence``, ``ach`` and
+``next_steps`` are required by the issue; the others add what a reviewer needs to
+recompute the result (parameters, versions, the digest of the graph).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ATTRIBUTED = "attributed"
+NOT_ATTRIBUTED = "not-attributed"
+UNKNOWN_NAME = "UNKNOWN"
+METHOD = "accord-attribution/1"
+
+
+@dataclass(frozen=True)
+class WeightedRef:
+    """An evidence item's weight for or against one hypothesis, in bans (log10)."""
+
+    ref: str
+    weight: float
+    label: str = ""
+
+
+@dataclass
+class HypothesisResult:
+    actor_id: str | None
+    name: str
+    aliases: list[str]
+    probability: float
+    estimative: str
+    confidence: str
+    prior: float
+    external_id: str | None = None
+    evidence_for: list[WeightedRef] = field(default_factory=list)
+    evidence_against: list[WeightedRef] = field(default_factory=list)
+    confidence_basis: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvidenceResult:
+    ref: str
+    kind: str
+    label: str
+    source: str
+    grade: str
+    spoofable: bool
+    diagnosticity: float
+    spoofability: float
+    genuineness: float
+    corroborated: bool
+    independent_sources: int
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    implied_by: str | None = None
+
+
+@dataclass
+class AchMatrix:
+    """Analysis of Competing Hypotheses: one row per evidence item, one column per
+    hypothesis; cells CC (very consistent), C, N (neutral), I, II (very inconsistent)."""
+
+    hypotheses: list[str]
+    evidence: list[str]
+    matrix: list[list[str]]
+
+
+@dataclass
+class KbInfo:
+    actors: int
+    version: str
+    versions: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+
+
+@dataclass
+class Omitted:
+    """Hypotheses cut by ``--top``: how many, and their total probability."""
+
+    count: int = 0
+    probability: float = 0.0
+
+
+@dataclass
+class AttributionResult:
+    incident: str
+    incident_name: str | None
+    kb: KbInfo
+    verdict: str
+    summary: str
+    confidence: str
+    unknown_probability: float
+    hypotheses: list[HypothesisResult]
+    omitted: Omitted
+    evidence: list[EvidenceResult]
+    ach: AchMatrix
+    next_steps: list[str]
+    unresolved: list[dict[str, Any]] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    method: str = METHOD
+
+    @property
+    def leader(self) -> HypothesisResult:
+        return self.hypotheses[0]
+
+    def top_named(self) -> HypothesisResult | None:
+        return next((h for h in self.hypotheses if h.actor_id is not None), None)
+
+    def hypothesis(self, actor_id: str | None) -> HypothesisResult | None:
+        return next((h for h in self.hypotheses if h.actor_id == actor_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttributionResult:
+        """Rebuild a result from its JSON form (a stored note, a peer's note)."""
+
+        def refs(items: list[dict[str, Any]]) -> list[WeightedRef]:
+            return [WeightedRef(**i) for i in items]
+
+        hypotheses = [
+            HypothesisResult(
+                **{
+                    **h,
+                    "evidence_for": refs(h.get("evidence_for", [])),
+                    "evidence_against": refs(h.get("evidence_against", [])),
+                }
+            )
+            for h in data["hypotheses"]
+        ]
+        return cls(
+            incident=data["incident"],
+            incident_name=data.get("incident_name"),
+            kb=KbInfo(**data["kb"]),
+            verdict=data["verdict"],
+            summary=data["summary"],
+            confidence=data.get("confidence", "low"),
+            unknown_probability=data["unknown_probability"],
+            hypotheses=hypotheses,
+            omitted=Omitted(**data.get("omitted", {})),
+            evidence=[EvidenceResult(**e) for e in data.get("evidence", [])],
+            ach=AchMatrix(**data["ach"]),
+            next_steps=list(data.get("next_steps", [])),
+            unresolved=list(data.get("unresolved", [])),
+            parameters=dict(data.get("parameters", {})),
+            method=data.get("method", METHOD),
+        )
