@@ -72,7 +72,8 @@ def generate(path: Path, indicators: int, seed: int = 7) -> int:
         for i in range(indicators):
             kind = i % 4
             if kind == 0:
-                pattern = f"[ipv4-addr:value = '{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}']"
+                octets = [rng.randrange(1, 223)] + [rng.randrange(256) for _ in range(3)]
+                pattern = f"[ipv4-addr:value = '{'.'.join(map(str, octets))}']"
             elif kind == 1:
                 pattern = f"[domain-name:value = 'h{rng.getrandbits(40):x}.example-{i % 997}.net']"
             elif kind == 2:
@@ -123,7 +124,8 @@ from accord.ingest.importer import import_file
 from accord.store import Store
 url, path = sys.argv[1], Path(sys.argv[2])
 store = Store.open(url)
-ctx = ImportContext(identity_id="identity--00000000-0000-4000-8000-000000000000", source_name="bench")
+node = "identity--00000000-0000-4000-8000-000000000000"
+ctx = ImportContext(identity_id=node, source_name="bench")
 start = time.perf_counter()
 report = import_file(store, path, ctx, "stix")
 elapsed = time.perf_counter() - start

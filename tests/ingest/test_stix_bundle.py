@@ -22,7 +22,7 @@ def _read(tmp_path: Path, data: bytes | str) -> list[tuple[str, dict[str, Any]]]
     return list(read_stix(path, CTX))
 
 
-def _refusal(tmp_path: Path, data: bytes | str) -> InputError:
+def _assert_refused(tmp_path: Path, data: bytes | str) -> InputError:
     with pytest.raises(InputError) as info:
         _read(tmp_path, data)
     return info.value
@@ -62,44 +62,44 @@ def test_floats_and_big_numbers_survive(tmp_path: Path) -> None:
 
 def test_truncated_bundle_names_the_object(tmp_path: Path) -> None:
     text = json.dumps({"type": "bundle", "objects": [malware(), malware(), malware()]})
-    error = _refusal(tmp_path, text[: len(text) - 40])
+    error = _assert_refused(tmp_path, text[: len(text) - 40])
     assert error.place == "object 2"
     assert "truncated or malformed JSON after 2 complete objects" in error.reason
 
 
 def test_truncated_single_object(tmp_path: Path) -> None:
-    error = _refusal(tmp_path, json.dumps(malware())[:-10])
+    error = _assert_refused(tmp_path, json.dumps(malware())[:-10])
     assert error.place == "object 0"
     assert error.reason.startswith("invalid JSON")
 
 
 def test_trailing_garbage_is_refused(tmp_path: Path) -> None:
-    error = _refusal(tmp_path, json.dumps({"type": "bundle", "objects": [malware()]}) + " x")
+    error = _assert_refused(tmp_path, json.dumps({"type": "bundle", "objects": [malware()]}) + " x")
     assert "malformed JSON" in error.reason
 
 
 @pytest.mark.parametrize("data", [b"", b"hello", b"   ", b"\x00\x01"])
 def test_not_json(tmp_path: Path, data: bytes) -> None:
-    error = _refusal(tmp_path, data)
+    error = _assert_refused(tmp_path, data)
     assert error.reason == "not STIX JSON: expected a bundle, a list of objects or an object"
 
 
 def test_stix_20_bundle_is_refused(tmp_path: Path) -> None:
     text = json.dumps({"type": "bundle", "spec_version": "2.0", "id": "b", "objects": []})
-    error = _refusal(tmp_path, text)
+    error = _assert_refused(tmp_path, text)
     assert error.place == "bundle"
     assert "STIX 2.0 bundle (spec_version '2.0')" in error.reason
     assert "convert it to 2.1 first" in error.reason
 
 
 def test_top_level_type_other_than_bundle_is_refused(tmp_path: Path) -> None:
-    error = _refusal(tmp_path, json.dumps({"type": "collection", "objects": [malware()]}))
+    error = _assert_refused(tmp_path, json.dumps({"type": "collection", "objects": [malware()]}))
     assert error.reason == "top-level 'type' is 'collection', not 'bundle'"
 
 
 def test_invalid_utf8_is_refused(tmp_path: Path) -> None:
     data = b'{"type": "bundle", "objects": [{"type": "malware", "name": "\xff\xfe"}]}'
-    error = _refusal(tmp_path, data)
+    error = _assert_refused(tmp_path, data)
     assert error.place == "object 0"
 
 
@@ -110,7 +110,8 @@ def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
 
 
 def test_objects_that_is_not_an_array_is_refused(tmp_path: Path) -> None:
-    _refusal(tmp_path, json.dumps({"type": "bundle", "objects": {"a": malware()}}))
+    error = _assert_refused(tmp_path, json.dumps({"type": "bundle", "objects": {"a": malware()}}))
+    assert "'objects' must be an array" in str(error)
 
 
 def test_sniff() -> None:
