@@ -48,3 +48,39 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for name in COMMANDS:
         assert f" {name} " in result.output
+
+
+def _leaves(name: str, command: object) -> list[tuple[str, object]]:
+    from typer.core import TyperGroup
+
+    if isinstance(command, TyperGroup):
+        return [leaf for n, c in command.commands.items() for leaf in _leaves(f"{name} {n}", c)]
+    return [(name, command)]
+
+
+def test_every_command_has_help_and_json_except_the_server() -> None:
+    areas = sorted(set(COMMANDS.values()))
+    leaves = [leaf for a in areas for n, c in area_commands(a).items() for leaf in _leaves(n, c)]
+    assert len(leaves) > 40
+    for name, command in leaves:
+        assert (command.help or "").strip(), f"{name} has no --help text"
+        if name == "serve":  # runs until stopped; prints no result
+            continue
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        assert "--json" in options, f"{name} has no --json"
+
+
+def test_a_confirmation_is_json_under_json(tmp_path) -> None:
+    import orjson
+    from typer.testing import CliRunner
+
+    from accord.cli.main import app
+
+    home = ["--home", str(tmp_path / "node")]
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--name", "Node A", *home]).exit_code == 0
+    added = runner.invoke(app, ["peer", "add", "b", "http://127.0.0.1:9/", "--no-fetch-key", *home])
+    assert added.exit_code == 0, added.output
+    removed = runner.invoke(app, ["peer", "remove", "b", "--json", *home])
+    assert removed.exit_code == 0, removed.output
+    assert orjson.loads(removed.stdout) == {"peer": "b", "removed": True}

@@ -82,6 +82,14 @@ def serve_cmd(
 # --- users and tokens ----------------------------------------------------------------------
 
 
+def _done(as_json: bool, data: dict[str, object], text: str) -> None:
+    """Confirm a change: the given record under ``--json``, else one line of text."""
+    if as_json:
+        print_json(data)
+    else:
+        console.print(text)
+
+
 @user_app.command("add")
 @handle_errors
 def user_add(
@@ -115,6 +123,7 @@ def user_passwd(
     name: Annotated[str, typer.Argument(help="Login name.")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Change a login's password (takes effect at once on every server process)."""
     from accord.share.auth import set_password
@@ -123,18 +132,18 @@ def user_passwd(
         raise AccordError("pass the password on standard input with --password-stdin")
     with load_home(home).open_store() as store:
         set_password(store, name, _read_stdin_secret("password"))
-    console.print(f"password of {name} changed")
+    _done(as_json, {"user": name, "password": "changed"}, f"password of {name} changed")
 
 
 @user_app.command("disable")
 @handle_errors
-def user_disable(name: str, home: HomeOption = None) -> None:
+def user_disable(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Disable a login."""
     from accord.share.auth import disable_user
 
     with load_home(home).open_store() as store:
         disable_user(store, name)
-    console.print(f"user {name} disabled")
+    _done(as_json, {"user": name, "disabled": True}, f"user {name} disabled")
 
 
 @user_app.command("list")
@@ -178,13 +187,14 @@ def token_create(
 def token_revoke(
     peer: Annotated[str, typer.Option("--peer", help="Peer whose tokens to revoke.")],
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Revoke every token of a peer."""
     from accord.share.auth import revoke_tokens
 
     with load_home(home).open_store() as store:
         count = revoke_tokens(store, peer)
-    console.print(f"{count} token(s) of {peer} revoked")
+    _done(as_json, {"peer": peer, "revoked": count}, f"{count} token(s) of {peer} revoked")
 
 
 # --- collections ---------------------------------------------------------------------------
@@ -235,13 +245,13 @@ def collection_list(home: HomeOption = None, as_json: JsonOption = False) -> Non
 
 @collection_app.command("remove")
 @handle_errors
-def collection_remove(name: str, home: HomeOption = None) -> None:
+def collection_remove(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Remove a collection (the objects stay in the store)."""
     from accord.share.collections import remove_collection
 
     with load_home(home).open_store() as store:
         remove_collection(store, name)
-    console.print(f"collection {name} removed")
+    _done(as_json, {"collection": name, "removed": True}, f"collection {name} removed")
 
 
 # --- peers ---------------------------------------------------------------------------------
@@ -420,13 +430,13 @@ def peer_status(
 
 @peer_app.command("remove")
 @handle_errors
-def peer_remove(name: str, home: HomeOption = None) -> None:
+def peer_remove(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Remove a peer, its grants, cursors and tokens."""
     from accord.share.peers import remove_peer
 
     with load_home(home).open_store() as store:
         remove_peer(store, name)
-    console.print(f"peer {name} removed")
+    _done(as_json, {"peer": name, "removed": True}, f"peer {name} removed")
 
 
 # --- policy --------------------------------------------------------------------------------
@@ -666,6 +676,7 @@ def key_pin(
     identity: Annotated[str, typer.Argument(help="The identity id the key belongs to.")],
     key: Annotated[str, typer.Argument(help="Public key: base64 raw Ed25519 or a PEM file.")],
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Trust a third party's key explicitly (checked out of band)."""
     from accord.share.signing import KeyRing, TrustedKey, load_key_argument
@@ -678,7 +689,8 @@ def key_pin(
         if known and known.identity_id != identity:
             raise AccordError(f"key {key_id(raw)} is already trusted for {known.identity_id}")
         ring.trust(conn, TrustedKey(key_id(raw), identity, raw, "pinned by operator"))
-    console.print(f"key {key_id(raw)} pinned for {identity}")
+    pinned = {"key_id": key_id(raw), "identity": identity}
+    _done(as_json, pinned, f"key {key_id(raw)} pinned for {identity}")
 
 
 @key_app.command("rotate")
