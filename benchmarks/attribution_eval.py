@@ -14,18 +14,26 @@ actor catalogue merged in, as ``accord kb update`` installs it):
   come out ``not-attributed`` with UNKNOWN leading.
 
 Reported per observation fraction: top-1, top-5 and MRR on known groups (rank among all
-hypotheses, UNKNOWN included), false-accusation rate (held-out incidents that get the
-verdict ``attributed``), UNKNOWN-leads rate on held-out incidents, multi-class Brier score,
-expected calibration error of the top hypothesis (10 bins), and latency per incident for
-the whole pipeline (resolving the ids, weighing, the result document). Baselines in the
-same run: a TF-IDF cosine ranker over techniques and software, and a Jaccard
-technique-overlap ranker; both always name an actor. A second knowledge base of 10,000
-synthetic actors (profiles resampled from ATT&CK's) measures scale.
+hypotheses, UNKNOWN included); the false-accusation rate, in the issue's terms: held-out
+incidents in which a named actor reaches "likely" (p ≥ 0.55), with beside it the rate of
+the verdict ``attributed`` (which also needs non-spoofable support); the UNKNOWN-leads
+rate on held-out incidents; the multi-class Brier score (UNKNOWN one of the classes);
+the expected calibration error of the top hypothesis: equal-width bins (10, and 15 as a
+check) of the leader's probability, Σ (n_bin / n) × |accuracy − mean probability|, the
+leader counting as correct when it is the truth, that is the group for a known group and
+UNKNOWN for a held-out one (the reliability table is printed and saved); latency per
+incident for the whole pipeline (resolving the ids, weighing, the result document).
+Baselines in the same run: a TF-IDF cosine ranker over techniques and software, and a
+Jaccard technique-overlap ranker; both always name an actor. A second knowledge base of
+10,000 synthetic actors (profiles resampled from ATT&CK's) measures scale.
 
-``--fit`` fits the free parameters on a separate seed (its own folds and samples) by grid
-search on the mean log loss, and prints them; ``docs/attribution.md`` records the result.
+``--fit`` fits the free parameters on separate seeds (``FIT_SEEDS``, each with its own
+folds and samples, pooled) by coordinate descent on the mean log loss under the issue's
+limits, prints them and the objective's parts; ``docs/attribution.md`` records the result.
+The evaluation seed (``EVAL_SEED``) never enters the fit.
 
-Usage: ``python benchmarks/attribution_eval.py [--quick] [--fit] [--json FILE]``
+Usage: ``python benchmarks/attribution_eval.py [--quick] [--fit [--rounds N]]
+[--synthetic N] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import random
 import statistics
 import sys
@@ -54,6 +63,7 @@ from accord.attribute.engine import (
 from accord.attribute.evidence import EvidenceItem, Source, artefact_item, merge, resolve_items
 from accord.attribute.grading import Grade
 from accord.attribute.graph import KnowledgeGraph, external_id
+from accord.attribute.language import LIKELY
 from accord.attribute.params import DEFAULT_PARAMETERS, Parameters
 from accord.attribute.report import describe
 from accord.attribute.result import ATTRIBUTED
@@ -69,7 +79,12 @@ FALSE_FLAG_RATE = 0.2
 COSTLY_FLAG_SHARE = 0.3
 MIN_OBSERVABLE = 3
 EVAL_SEED = 20261125
-FIT_SEED = 7
+# Fitting seeds, each with its own folds and samples, pooled: 948 held-out incidents per
+# fraction. One seed's 158 measure a false-accusation rate near 1 % to ± 1 point (seeds
+# 7–10 gave 1 to 4 accusations at 40 % with the same parameters), too coarse for a limit
+# at that level. The coordinate descent over the outer parameters runs on the first three
+# (``--outer-seeds``; six would take about an hour); the inner grid on all six.
+FIT_SEEDS = (7, 8, 9, 10, 11, 12)
 SYNTHETIC_ACTORS = 10_000
 SYNTHETIC_KEEP = 0.3
 # Synthetic observations are genuine by construction (planted false flags aside, which the
@@ -232,14 +247,17 @@ class Metrics:
     mrr: float = 0.0
     top1_named: float = 0.0
     false_accusation: float = 0.0
+    false_attribution: float = 0.0
     unknown_leads: float = 0.0
     attributed_known: float = 0.0
     attributed_correct: float = 0.0
     brier: float = 0.0
     ece: float = 0.0
+    ece_15: float = 0.0
     log_loss: float = 0.0
     latency_ms: float = 0.0
     latency_p95_ms: float = 0.0
+    reliability: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
@@ -251,22 +269,46 @@ class Outcome:
     probabilities: list[float]
     unknown: float
     attributed: bool
+    named_likely: bool
     top: int | None
     seconds: float
     held_out: bool
 
 
-def ece(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> float:
+def _buckets(pairs: Sequence[tuple[float, bool]], bins: int) -> list[list[tuple[float, bool]]]:
     buckets: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
     for confidence, correct in pairs:
         buckets[min(bins - 1, int(confidence * bins))].append((confidence, correct))
-    total = len(pairs)
-    return sum(
-        abs(statistics.fmean(c for c, _ in b) - statistics.fmean(1.0 if ok else 0.0 for _, ok in b))
-        * len(b)
-        for b in buckets
+    return buckets
+
+
+def reliability(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> list[dict[str, Any]]:
+    """The reliability table behind the ECE: per equal-width bin of the top hypothesis'
+    probability, its count, mean probability and accuracy (empty bins left out)."""
+    return [
+        {
+            "bin": f"{i / bins:.2f}-{(i + 1) / bins:.2f}",
+            "n": len(b),
+            "confidence": round(statistics.fmean(c for c, _ in b), 4),
+            "accuracy": round(statistics.fmean(1.0 if ok else 0.0 for _, ok in b), 4),
+        }
+        for i, b in enumerate(_buckets(pairs, bins))
         if b
-    ) / max(total, 1)
+    ]
+
+
+def ece(pairs: Sequence[tuple[float, bool]], bins: int = 10) -> float:
+    """Expected calibration error of the top label (Guo et al. 2017): over equal-width bins
+    of the top hypothesis' probability, Σ (n_bin / n)·|accuracy − mean probability|.
+    "Correct" means the top hypothesis is the truth, UNKNOWN being the truth for an
+    incident of a held-out group: the open-set reading of "is the leader right?"."""
+    total = 0.0
+    for b in _buckets(pairs, bins):
+        if b:
+            confidence = statistics.fmean(c for c, _ in b)
+            accuracy = statistics.fmean(1.0 if ok else 0.0 for _, ok in b)
+            total += len(b) * abs(accuracy - confidence)
+    return total / max(len(pairs), 1)
 
 
 def summarise(outcomes: Sequence[Outcome]) -> Metrics:
@@ -275,7 +317,7 @@ def summarise(outcomes: Sequence[Outcome]) -> Metrics:
     named_first = 0
     pairs: list[tuple[float, bool]] = []
     brier = log_loss = 0.0
-    fa = unknown_top = attributed_known = attributed_correct = 0
+    fa = fa_verdict = unknown_top = attributed_known = attributed_correct = 0
     for o in outcomes:
         p_true = o.unknown if o.truth is None else o.probabilities[o.truth]
         brier += sum(p * p for p in o.probabilities) + o.unknown**2 - 2 * p_true + 1
@@ -284,7 +326,8 @@ def summarise(outcomes: Sequence[Outcome]) -> Metrics:
         pairs.append((top_p, o.top == o.truth))
         if o.held_out:
             m.held_out += 1
-            fa += o.attributed
+            fa += o.named_likely
+            fa_verdict += o.attributed
             unknown_top += o.top is None
         else:
             m.known += 1
@@ -302,10 +345,13 @@ def summarise(outcomes: Sequence[Outcome]) -> Metrics:
         m.attributed_known = attributed_known / len(ranks)
         m.attributed_correct = attributed_correct / max(attributed_known, 1)
     m.false_accusation = fa / max(m.held_out, 1)
+    m.false_attribution = fa_verdict / max(m.held_out, 1)
     m.unknown_leads = unknown_top / max(m.held_out, 1)
     m.brier = brier / n
     m.log_loss = log_loss / n
     m.ece = ece(pairs)
+    m.ece_15 = ece(pairs, 15)
+    m.reliability = reliability(pairs)
     seconds = sorted(o.seconds for o in outcomes)
     if seconds:
         m.latency_ms = 1000 * statistics.fmean(seconds)
@@ -331,6 +377,7 @@ def run_engine(
                 probabilities=posterior.probabilities,
                 unknown=posterior.unknown,
                 attributed=result.verdict == ATTRIBUTED,
+                named_likely=max(posterior.probabilities, default=0.0) >= LIKELY,
                 top=None if leader is None else graph.actor_of[leader],
                 seconds=seconds,
                 held_out=inc.held_out,
@@ -475,60 +522,92 @@ SEARCH: dict[str, tuple[float, ...]] = {
     "software_smoothing": (0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
     "popularity": (0.3, 0.5, 0.7, 0.85, 1.0),
     "size_exponent": (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5),
+    "size_cap": (2.0, 4.0, 8.0, 1000.0),
     "implied_weight": (0.0, 0.25, 0.5),
     "software_technique_weight": (0.0, 0.25, 0.5),
     "name_only_weight": (0.003, 0.01, 0.03, 0.1),
 }
 INNER = {
-    # τ ≤ 1 by design: tempering weakens correlated items; it never sharpens evidence
-    # beyond what independent items would give (a fit on incidents that are exact subsets
-    # of ATT&CK profiles would otherwise learn a confidence real incidents do not earn).
-    "temperature": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-    "unknown_prior": (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6),
+    # τ ≤ 1.5 by design: a fit on incidents that are exact subsets of ATT&CK profiles would
+    # otherwise learn a sharpness real incidents do not earn (τ = 2.8 unconstrained).
+    "temperature": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5),
+    "unknown_prior": (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
 }
 FITTED = (*SEARCH, *INNER)
-LIKELY = 0.55
-MAX_FALSE_ACCUSATION = 0.02
+# The issue's targets: false accusation ≤ 2 % and ECE ≤ 0.05 at 40 % observation. The fit
+# holds the fitting incidents below them by a margin for the gap between the incidents a
+# value was fitted on and fresh ones: false accusation ≤ 1 % at every fraction (a run of
+# 158 held-out incidents then exceeds 2 % about one time in thirteen, by Poisson), ECE
+# ≤ 0.04 at 40 % (a fit held to exactly 0.05 measured 0.049 on its own incidents and 0.053
+# on the evaluation seed).
+MAX_FALSE_ACCUSATION = 0.01
+MAX_ECE = 0.04
+ECE_FRACTIONS = (0.4,)
 PENALTY = 100.0
 
 
 @dataclass
 class _Case:
-    """One fitting incident's log-likelihoods: per actor ``(fitted, fixed)`` pairs split by
-    prior level, so that each temperature costs one pass and each UNKNOWN prior O(1)."""
+    """One fitting incident's log-likelihoods: distinct ``(fitted, fixed, count)`` terms
+    split by prior level, so that each temperature costs one pass and each UNKNOWN prior
+    O(1). Actors an incident says nothing about share one term (most of the name-only
+    catalogue), hence the counts."""
 
-    ones: list[tuple[float, float]]
-    zeros: list[tuple[float, float]]
+    ones: list[tuple[float, float, int]]
+    zeros: list[tuple[float, float, int]]
     unknown: tuple[float, float]
     truth: tuple[float, float]
     level: int  # 0 profiled actor, 1 name-only actor, 2 UNKNOWN
     fold: int
+    fraction: float
 
     def sums(self, tau: float) -> tuple[float, ...]:
         """Σexp over profiled and name-only actors, UNKNOWN's and the truth's term, and the
         best profiled and name-only terms (for the false-accusation constraint)."""
-        ones = [tau * f + x for f, x in self.ones]
-        zeros = [tau * f + x for f, x in self.zeros]
+        ones = [(tau * f + x, n) for f, x, n in self.ones]
+        zeros = [(tau * f + x, n) for f, x, n in self.zeros]
         unknown = tau * self.unknown[0] + self.unknown[1]
-        top = max(max(ones, default=unknown), max(zeros, default=unknown), unknown)
+        best_one = max((x for x, _ in ones), default=-math.inf)
+        best_zero = max((x for x, _ in zeros), default=-math.inf)
+        top = max(best_one, best_zero, unknown)
         exp = math.exp
         return (
-            sum(exp(x - top) for x in ones),
-            sum(exp(x - top) for x in zeros),
+            sum(n * exp(x - top) for x, n in ones),
+            sum(n * exp(x - top) for x, n in zeros),
             exp(unknown - top),
             exp(tau * self.truth[0] + self.truth[1] - top),
-            exp(max(ones, default=-math.inf) - top),
-            exp(max(zeros, default=-math.inf) - top),
+            exp(best_one - top),
+            exp(best_zero - top),
         )
+
+
+def _terms(pairs: Iterable[tuple[float, float]]) -> list[tuple[float, float, int]]:
+    return [(f, x, n) for (f, x), n in sorted(Counter(pairs).items())]
+
+
+@dataclass(frozen=True)
+class FitScore:
+    """The objective's parts on the fitting incidents."""
+
+    log_loss: float
+    false_accusation: dict[float, float]
+    ece: dict[float, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "log_loss": round(self.log_loss, 4),
+            "false_accusation": {f"{f:.0%}": round(v, 4) for f, v in self.false_accusation.items()},
+            "ece": {f"{f:.0%}": round(v, 4) for f, v in self.ece.items()},
+        }
 
 
 class Fitter:
     """Coordinate descent on the mean log loss of the truth (UNKNOWN for held-out groups),
     with an exhaustive inner grid on temperature and UNKNOWN prior at every step.
 
-    The issue sets a design limit on false accusation (≤ 2 %); the fit honours it on the
-    *fitting* incidents with a steep penalty on the excess rate, so it is a constraint
-    rather than a trade-off. Evaluation incidents never enter the fit.
+    The issue's limits (see ``MAX_FALSE_ACCUSATION``) are honoured on the *fitting*
+    incidents with a steep penalty on any excess, so they are constraints rather than
+    trade-offs; the log loss covers every fraction. Evaluation incidents never enter it.
     """
 
     def __init__(
@@ -543,6 +622,7 @@ class Fitter:
         self.graphs: dict[float, list[KnowledgeGraph]] = {}
         self.memo: dict[tuple[Any, ...], tuple[float, Parameters]] = {}
         self.items: dict[tuple[int, Incident], list[EvidenceItem]] = {}
+        self.last: tuple[tuple[Any, ...], list[_Case]] | None = None
 
     def items_for(
         self, graph: KnowledgeGraph, inc: Incident, params: Parameters
@@ -582,36 +662,74 @@ class Fitter:
                 truth = None if inc.held_out else graph.actor_of.get(inc.group)
                 cases.append(
                     _Case(
-                        ones=[p for a, p in enumerate(pairs) if a in profiled],
-                        zeros=[p for a, p in enumerate(pairs) if a not in profiled],
+                        ones=_terms(p for a, p in enumerate(pairs) if a in profiled),
+                        zeros=_terms(p for a, p in enumerate(pairs) if a not in profiled),
                         unknown=(fitted_u, fixed_u),
                         truth=(fitted_u, fixed_u) if truth is None else pairs[truth],
                         level=2 if truth is None else (0 if truth in profiled else 1),
                         fold=fold,
+                        fraction=inc.fraction,
                     )
                 )
-        held_out = sum(1 for case in cases if case.level == 2) or 1
+        self.last = (key, cases)  # one set only: each holds every actor's terms
         best: tuple[float, Parameters] | None = None
         for tau in INNER["temperature"]:
             sums = [case.sums(tau) for case in cases]
             for pi in INNER["unknown_prior"]:
                 trial = params.with_(temperature=tau, unknown_prior=pi)
-                levels = [self._levels(g, trial) for g in graphs]
-                total = 0.0
-                accused = 0
-                for (s1, s0, su, st, m1, m0), case in zip(sums, cases, strict=True):
-                    w = levels[case.fold]
-                    z = w[0] * s1 + w[1] * s0 + w[2] * su
-                    total -= math.log(max(w[case.level] * st / z, 1e-12))
-                    if case.level == 2 and max(w[0] * m1, w[1] * m0) / z >= LIKELY:
-                        accused += 1
-                excess = max(accused / held_out - MAX_FALSE_ACCUSATION, 0.0)
-                value = total / max(len(cases), 1) + PENALTY * excess
+                value = self.objective(self.components(graphs, cases, sums, trial))
                 if best is None or value < best[0]:
                     best = (value, trial)
         assert best is not None
         self.memo[key] = best
         return best
+
+    def components(
+        self,
+        graphs: Sequence[KnowledgeGraph],
+        cases: Sequence[_Case],
+        sums: Sequence[tuple[float, ...]],
+        params: Parameters,
+    ) -> FitScore:
+        """Mean log loss over every case; false accusation and ECE per fraction."""
+        levels = [self._levels(g, params) for g in graphs]
+        total = 0.0
+        accused: dict[float, list[bool]] = {}
+        tops: dict[float, list[tuple[float, bool]]] = {}
+        for (s1, s0, su, st, m1, m0), case in zip(sums, cases, strict=True):
+            w = levels[case.fold]
+            z = w[0] * s1 + w[1] * s0 + w[2] * su
+            p_true = w[case.level] * st / z
+            total -= math.log(max(p_true, 1e-12))
+            best_named = max(w[0] * m1, w[1] * m0) / z
+            p_top = max(best_named, w[2] * su / z)
+            tops.setdefault(case.fraction, []).append((p_top, p_true >= p_top * (1 - 1e-9)))
+            if case.level == 2:
+                accused.setdefault(case.fraction, []).append(best_named >= LIKELY)
+        return FitScore(
+            log_loss=total / max(len(cases), 1),
+            false_accusation={f: sum(a) / max(len(a), 1) for f, a in sorted(accused.items())},
+            ece={f: ece(t) for f, t in sorted(tops.items())},
+        )
+
+    @staticmethod
+    def objective(score: FitScore) -> float:
+        """Log loss plus ``PENALTY`` × every excess over the issue's limits."""
+        excess = sum(max(r - MAX_FALSE_ACCUSATION, 0.0) for r in score.false_accusation.values())
+        excess += sum(max(e - MAX_ECE, 0.0) for f, e in score.ece.items() if f in ECE_FRACTIONS)
+        return score.log_loss + PENALTY * excess
+
+    def explain(self, params: Parameters) -> FitScore:
+        """The components of the objective at exactly these parameters (for the record)."""
+        key = tuple(getattr(params, k) for k in SEARCH)
+        if self.last is None or self.last[0] != key:
+            self.memo.pop(key, None)
+            self.loss(params)
+        assert self.last is not None
+        cases = self.last[1]
+        graphs = self.graphs_for(params.software_technique_weight)
+        sums = [case.sums(params.temperature) for case in cases]
+        return self.components(graphs, cases, sums, params)
 
     @staticmethod
     def _levels(graph: KnowledgeGraph, params: Parameters) -> tuple[float, float, float]:
@@ -648,6 +766,7 @@ class Report:
     synthetic: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     fitted: dict[str, Any] = field(default_factory=dict)
+    load: str = ""
 
 
 def fold_graphs(
@@ -667,12 +786,55 @@ def fold_graphs(
     return out
 
 
+def fit(
+    objects: Sequence[Mapping[str, Any]],
+    profs: Mapping[str, Profile],
+    common: Sequence[str],
+    countries: Sequence[str],
+    rounds: int,
+    outer_seeds: int,
+) -> tuple[Parameters, float, FitScore]:
+    """Coordinate descent from the parameters in force on the first ``outer_seeds`` fitting
+    seeds, then the inner grid (τ, π_U) on all of them: the outer parameters move little
+    with the limits, τ and π_U are what the limits bind, so they get the most incidents."""
+
+    def fitter_for(seeds: Sequence[int]) -> Fitter:
+        folds: list[set[str]] = []
+        incidents: list[list[Incident]] = []
+        for seed in seeds:
+            for fold, held in enumerate(make_folds(sorted(profs), seed, FOLDS)):
+                folds.append(held)
+                incidents.append(
+                    [
+                        inc
+                        for fraction in FRACTIONS
+                        for inc in make_incidents(
+                            profs, held, fraction, seed, fold, common, countries
+                        )
+                    ]
+                )
+        return Fitter(objects, folds, incidents)
+
+    params = DEFAULT_PARAMETERS
+    if rounds > 0:
+        params, _ = fitter_for(FIT_SEEDS[:outer_seeds]).run(params, rounds=rounds)
+    final = fitter_for(FIT_SEEDS)
+    params, loss = final.run(params, rounds=0)
+    return params, loss, final.explain(params)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="2 folds, 40 %% only, 2,000 synthetic actors"
     )
     parser.add_argument("--fit", action="store_true", help="fit the free parameters first")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="coordinate-descent rounds at most (with --fit)"
+    )
+    parser.add_argument(
+        "--outer-seeds", type=int, default=3, help="fitting seeds for the coordinate descent"
+    )
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--synthetic", type=int, default=None, help="synthetic actor count")
     args = parser.parse_args(argv)
@@ -697,17 +859,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     params = DEFAULT_PARAMETERS
     if args.fit:
-        fit_folds = make_folds(sorted(profs), FIT_SEED, FOLDS)
-        fit_incidents = [
-            [
-                inc
-                for fraction in FRACTIONS
-                for inc in make_incidents(profs, held, fraction, FIT_SEED, fold, common, countries)
-            ]
-            for fold, held in enumerate(fit_folds)
-        ]
-        params, loss = Fitter(objects, fit_folds, fit_incidents).run(params)
-        report.fitted = {k: getattr(params, k) for k in FITTED} | {"fit_log_loss": round(loss, 4)}
+        params, loss, score = fit(objects, profs, common, countries, args.rounds, args.outer_seeds)
+        report.fitted = {k: getattr(params, k) for k in FITTED} | {
+            "objective": round(loss, 4),
+            "on_fitting_incidents": score.as_dict(),
+            "seeds": list(FIT_SEEDS),
+            "outer_seeds": list(FIT_SEEDS[: args.outer_seeds]),
+        }
         print("fitted:", json.dumps(report.fitted), file=sys.stderr)
     report.parameters = params.as_dict()
 
@@ -754,6 +912,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "incidents": len(incidents),
         "40%": synth_metrics,
     }
+    report.load = " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
     print(render(report))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
@@ -765,34 +924,43 @@ def _ranks(m: Mapping[str, Any]) -> str:
     return f"{m['top1']:7.3f}{m['top1_named']:7.3f}{m['top5']:7.3f}{m['mrr']:7.3f}"
 
 
+def _row(label: str, m: Mapping[str, Any]) -> str:
+    return (
+        f"{label:14}{_ranks(m)}"
+        f"{m['false_accusation']:7.3f}{m['false_attribution']:7.3f}{m['unknown_leads']:8.3f}"
+        f"{m['brier']:7.3f}{m['ece']:7.3f}{m['ece_15']:7.3f}"
+        f"{m['latency_ms']:8.2f}{m['latency_p95_ms']:8.2f}"
+    )
+
+
 def render(report: Report) -> str:
-    lines = [f"knowledge base: {report.kb}"]
+    lines = [f"knowledge base: {report.kb}", f"load average: {report.load}"]
     header = (
-        f"{'':14}{'top1':>7}{'named':>7}{'top5':>7}{'MRR':>7}{'FA':>7}{'U-lead':>8}"
-        f"{'Brier':>7}{'ECE':>7}{'ms':>8}{'p95':>8}"
+        f"{'':14}{'top1':>7}{'named':>7}{'top5':>7}{'MRR':>7}{'FA':>7}{'FAv':>7}{'U-lead':>8}"
+        f"{'Brier':>7}{'ECE':>7}{'ECE15':>7}{'ms':>8}{'p95':>8}"
     )
     lines.append(header)
     for frac, m in report.engine.items():
-        lines.append(
-            f"{'accord ' + frac:14}{_ranks(m)}"
-            f"{m['false_accusation']:7.3f}{m['unknown_leads']:8.3f}{m['brier']:7.3f}"
-            f"{m['ece']:7.3f}{m['latency_ms']:8.2f}{m['latency_p95_ms']:8.2f}"
-        )
+        lines.append(_row(f"accord {frac}", m))
     for name, runs in report.baselines.items():
         for frac, m in runs.items():
             lines.append(
                 f"{name + ' ' + frac:14}{_ranks(m)}"
-                f"{'1.000':>7}{'-':>8}{'-':>7}{'-':>7}{m['latency_ms']:8.2f}{'-':>8}"
+                f"{'1.000':>7}{'1.000':>7}{'-':>8}{'-':>7}{'-':>7}{'-':>7}"
+                f"{m['latency_ms']:8.2f}{'-':>8}"
             )
     s = report.synthetic
     if s:
-        m = s["40%"]
         lines.append(
-            f"{'synthetic 40%':14}{_ranks(m)}"
-            f"{m['false_accusation']:7.3f}{m['unknown_leads']:8.3f}{m['brier']:7.3f}"
-            f"{m['ece']:7.3f}{m['latency_ms']:8.2f}{m['latency_p95_ms']:8.2f}"
-            f"   ({s['actors']} actors, graph built in {s['graph_build_s']} s)"
+            _row("synthetic 40%", s["40%"])
+            + f"   ({s['actors']} actors, graph built in {s['graph_build_s']} s)"
         )
+    if "40%" in report.engine:
+        lines.append("reliability at 40% (top hypothesis; 10 bins): bin, n, mean p, accuracy")
+        for row in report.engine["40%"]["reliability"]:
+            lines.append(
+                f"  {row['bin']}  {row['n']:5d}  {row['confidence']:.3f}  {row['accuracy']:.3f}"
+            )
     return "\n".join(lines)
 
 

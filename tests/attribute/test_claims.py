@@ -37,11 +37,13 @@ def store(sqlite_store: Store) -> Iterator[Store]:
     yield sqlite_store
 
 
-def _incident_with(store: Store, *targets: dict, sources=(RESPONDER,), origins=("file",)):
+def _incident_with(
+    store: Store, *targets: dict, sources=(RESPONDER,), origins=("file",), **link_props
+):
     inc = incident()
     store.put_objects([inc], "file", "incident")
     for creator, kind in zip(sources, origins, strict=True):
-        links = [link(inc, t, creator=creator) for t in targets]
+        links = [link(inc, t, creator=creator, **link_props) for t in targets]
         store.put_objects(links, kind, f"links from {creator[-4:]}")
     return inc
 
@@ -159,7 +161,9 @@ def test_strong_evidence_from_two_independent_sources_supports_the_actor(store):
 
 def test_single_source_evidence_is_at_most_consistent_but_unproven(store):
     alpha_rat = store.get(sid("malware", "AlphaRAT"))
-    inc = _incident_with(store, alpha_rat, TECH["T9002.001"], TECH["T9003"])
+    # Evidence a responder reports with high confidence (B1): strong enough to carry the
+    # actor past "likely", so that only the lack of an independent source holds it back.
+    inc = _incident_with(store, alpha_rat, TECH["T9002.001"], TECH["T9003"], confidence=85)
     claim = add_claim(
         store,
         NODE,
@@ -170,6 +174,7 @@ def test_single_source_evidence_is_at_most_consistent_but_unproven(store):
         published="2026-05-10",
     )
     (verdict,) = assess(store, claim, NODE).verdicts
+    assert verdict.probability >= 0.55
     assert verdict.verdict == "consistent-but-unproven"
     assert any("independent source" in n for n in verdict.needed)
 
@@ -180,6 +185,7 @@ def test_a_state_tied_to_the_likely_actor_by_the_catalogue(store):
     inc = _incident_with(
         store,
         alpha_rat,
+        TECH["T9002.001"],
         TECH["T9003"],
         sources=(RESPONDER, OTHER_PARTNER),
         origins=("file", "peer"),

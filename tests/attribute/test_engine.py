@@ -53,14 +53,22 @@ def test_evidence_shared_by_every_actor_leaves_the_posterior_at_the_prior():
 
 
 def test_one_unique_malware_family_moves_the_posterior_strongly():
+    """Strongly, on Jeffreys' scale: the one item multiplies APT-A's odds against every
+    other named actor by more than 10 (over 1 ban), from a B2 source."""
     graph = KnowledgeGraph(knowledge_base())
     a = index(graph, "APT-A")
     prior, _ = priors(graph, P)
     post = compute(graph, items(graph, "S9001"), P)  # AlphaRAT, used by APT-A only
-    assert post.probabilities[a] > 20 * prior[a]
+    for b, p in enumerate(post.probabilities):
+        if b != a:
+            assert (post.probabilities[a] / p) / (prior[a] / prior[b]) > 10, graph.actors[b].name
+    assert post.probabilities[a] > 5 * prior[a]
     assert next(h for h in post.ranking() if h is not None) == a
-    shared = compute(graph, items(graph, "S9002"), P)  # SharedTool: APT-A and APT-B
-    assert post.probabilities[a] > 2 * shared.probabilities[a]
+    # SharedTool (APT-A and APT-B): it moves APT-A less, and cannot tell A from B.
+    shared = compute(graph, items(graph, "S9002"), P)
+    assert post.probabilities[a] > 1.5 * shared.probabilities[a]
+    b = index(graph, "APT-B")
+    assert shared.probabilities[a] / shared.probabilities[b] < 2 * prior[a] / prior[b]
 
 
 def test_duplicated_evidence_from_the_same_source_counts_once():
@@ -239,3 +247,13 @@ def test_direct_observation_replaces_an_implied_one():
     merged = {i.key: i for i in merge(raw)}
     assert merged[sid("attack-pattern", "Wipe")].implied_by is None
     assert merged[sid("attack-pattern", "Remote Services")].implied_by is not None
+
+
+def test_leader_is_the_first_of_the_ranking_ties_included():
+    graph = KnowledgeGraph([*knowledge_base(), *partner_intel()])
+    for refs in ((), ("T9001",), ("S9001",), ("S9002",), ("T9004", "S9002", "T9006")):
+        post = compute(graph, items(graph, *refs), P)
+        assert post.leader() == post.ranking()[0], refs
+    tied = compute(graph, [], P)
+    tied.unknown = max(tied.probabilities)  # a tie with the best actor: UNKNOWN leads
+    assert tied.leader() is None and tied.ranking()[0] is None

@@ -7,7 +7,12 @@ import pytest
 from accord.attribute.evidence import Source, merge, resolve_items
 from accord.attribute.grading import Grade, better, credibility_from_confidence, reliability_of
 from accord.attribute.graph import KnowledgeGraph
-from accord.attribute.language import estimative, mixes_likelihood_and_confidence, percent
+from accord.attribute.language import (
+    estimative,
+    mixes_likelihood_and_confidence,
+    percent,
+    statement,
+)
 from accord.attribute.params import DEFAULT_PARAMETERS
 from accord.attribute.report import build_result
 from tests.attribute.conftest import knowledge_base, partner_intel
@@ -50,6 +55,18 @@ def test_summaries_never_put_likelihood_and_confidence_in_one_sentence(refs) -> 
     result = build_result(graph, "incident--x", items, DEFAULT_PARAMETERS)
     assert mixes_likelihood_and_confidence(result.summary) == []
     assert "Confidence is" in result.summary
+
+
+def test_statements_read_as_sentences_in_every_band() -> None:
+    assert statement(0.44, "X did") == "It is unlikely (44%) that X did."
+    assert statement(0.02, "X did") == "There is almost no chance (2%) that X did."
+    assert statement(0.5, "X did") == "There is a roughly even chance (50%) that X did."
+    for refs in ([], ["T9004", "S9002"]):  # not attributed: no "at unlikely (44%)"
+        graph = KnowledgeGraph([*knowledge_base(), *partner_intel()])
+        source = Source(None, "us", "local", Grade("B", 2))
+        items = merge(resolve_items(graph, refs, source, DEFAULT_PARAMETERS)[0])
+        summary = build_result(graph, "incident--x", items, DEFAULT_PARAMETERS).summary
+        assert not any(f"at {term} (" in summary for term in ("unlikely", "likely", "roughly"))
 
 
 @pytest.mark.parametrize(

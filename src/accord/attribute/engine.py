@@ -20,10 +20,12 @@ and a hypothesis *h*:
   (an untracked actor behaves like the population, ``q`` here taken with the same ν
   weights); an actor outside ``A_c`` (nothing known in that channel) gets
   ``P(e | UNKNOWN)``: the item says nothing about it.
-* ``ν_a = (n̄_c / n_a)^(κ·(1 − q))`` normalises repertoire size: an actor with 150 known
-  techniques "explains" any handful of techniques, so a specific item weighs less for it
-  than for an actor with 20 (a multinomial's 1/n at κ = 1, pure presence at κ = 0). The
-  exponent vanishes as the item becomes universal, so ubiquitous items stay neutral. No
+* ``ν_a = min(n̄_c / n_a, C)^(κ·(1 − q))`` normalises repertoire size: an actor with 150
+  known techniques "explains" any handful of techniques, so a specific item weighs less
+  for it than for an actor with 20 (a multinomial's 1/n at κ = 1, pure presence at κ = 0).
+  The exponent vanishes as the item becomes universal, so ubiquitous items stay neutral.
+  The cap C bounds the boost of an actor with a tiny known repertoire: a short ATT&CK
+  entry is an incomplete one, not proof that one matching technique is its signature. No
   normalisation for values: they identify, they do not sample a repertoire.
 * Reliability and spoofability: with probability ``r`` (genuineness: source grade ×
   (1 − spoofability) × inference weight) the item reflects the intruder, otherwise it is
@@ -32,9 +34,11 @@ and a hypothesis *h*:
 An item every actor shows has ``q = 1`` and ``P' = 1`` for every hypothesis: it leaves the
 posterior exactly at the prior (ACH's rule that evidence consistent with every hypothesis
 has no diagnosticity). The posterior is ``prior × Π P'(e | h)^τ``, normalised. τ (the
-temperature) corrects naive Bayes' mis-confidence from correlated items; it is fitted on
-techniques and software, the channels the harness holds, and applies to them only: the
-other channels' likelihoods are stated probabilities (design constants) and keep τ = 1.
+temperature) corrects naive Bayes' mis-confidence: below 1 it weakens correlated items,
+above 1 it sharpens likelihood ratios the smoothing made flatter than the data bear out
+(the fitted value is 1.5, its design cap). It is fitted on techniques and software, the
+channels the harness holds, and applies to them only: the other channels' likelihoods
+are stated probabilities (design constants) and keep τ = 1.
 
 Prior: UNKNOWN gets ``π_U``; the actors share ``1 − π_U`` in proportion to a weight, 1 for
 an actor with a technical profile (techniques, software or values) and ``w₀`` for one the
@@ -52,10 +56,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from accord.attribute.evidence import EvidenceItem
-from accord.attribute.graph import CHANNELS, SOFTWARE, TIMING, VALUE, KnowledgeGraph
+from accord.attribute.graph import CHANNELS, SOFTWARE, TIMING, VALUE, KnowledgeGraph, channel_of
 from accord.attribute.params import FITTED_CHANNELS, Parameters
 
 _DAY_US = 86_400 * 1_000_000
+# Hypotheses at or above this probability are "in contention": an item's diagnosticity is
+# the spread of its weights across them (with UNKNOWN and the leader always included).
+CONTENTION = 0.01
 _FLOOR = 1e-300
 
 
@@ -104,6 +111,14 @@ class Posterior:
         order.sort(key=lambda t: (t[0], t[1]))
         return [t[2] for t in order]
 
+    def leader(self) -> int | None:
+        """``ranking()[0]`` without sorting every actor: UNKNOWN wins a tie, as it does
+        there, and among actors the lowest index."""
+        if not self.probabilities:
+            return None
+        best = max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+        return None if self.unknown >= self.probabilities[best] else best
+
     def probability(self, actor: int | None) -> float:
         return self.unknown if actor is None else self.probabilities[actor]
 
@@ -142,8 +157,15 @@ def _strengths(graph: KnowledgeGraph, item: EvidenceItem, params: Parameters) ->
                 item.period, graph.actors[a].first_seen_us, graph.actors[a].last_seen_us, margin
             )
         }
+    features = item.features
+    if len(features) == 1:  # the common case, at dictionary-construction speed
+        ((feature, weight),) = features.items()
+        postings = graph.postings.get(feature, ())
+        if weight == 1.0:
+            return dict(postings)
+        return {actor: weight * strength for actor, strength in postings}
     found: dict[int, float] = {}
-    for feature, weight in item.features.items():
+    for feature, weight in features.items():
         for actor, strength in graph.postings.get(feature, ()):
             value = weight * strength
             if value > found.get(actor, 0.0):
@@ -163,7 +185,10 @@ def score_item(graph: KnowledgeGraph, item: EvidenceItem, params: Parameters) ->
     """The sparse likelihood structure of one item."""
     channel = item.channel
     population = graph.population(channel)
-    strengths = {a: s for a, s in _strengths(graph, item, params).items() if a in population}
+    strengths = _strengths(graph, item, params)
+    if any(channel_of(f) != channel for f in item.features):
+        # A feature of another channel may be posted for actors outside this population.
+        strengths = {a: s for a, s in strengths.items() if a in population}
     total = sum(strengths.values())
     size = len(population)
     smoothing = params.channel_smoothing(channel)
@@ -175,12 +200,9 @@ def score_item(graph: KnowledgeGraph, item: EvidenceItem, params: Parameters) ->
         common = min((total + smoothing) / (size + smoothing), 1.0)
         exponent = params.size_exponent * (1.0 - common)
         if exponent > 0.0 and strengths:
-            log_sizes = graph.log_repertoire[channel]
-            log_mean = graph.log_mean_repertoire[channel]
+            gaps = graph.size_gaps(channel, params.size_cap)
             exp = math.exp
-            strengths = {
-                a: s * exp(exponent * (log_mean - log_sizes[a])) for a, s in strengths.items()
-            }
+            strengths = {a: s * exp(exponent * gaps[a]) for a, s in strengths.items()}
             total = sum(strengths.values())
             common = min((total + smoothing) / (size + smoothing), 1.0)
     floor = params.channel_mismatch(channel, item.subkind)
@@ -270,27 +292,19 @@ def normalise(
     return [x / total for x in exps], exp_unknown / total
 
 
-def population_masses(
-    values: Sequence[float], scored: Sequence[ScoredItem]
-) -> dict[frozenset[int], float]:
-    """Σ values over each distinct population among the items (posterior or prior mass)."""
-    masses: dict[frozenset[int], float] = {}
-    for s in scored:
-        if s.population not in masses:
-            masses[s.population] = sum(values[a] for a in s.population)
-    return masses
-
-
 def compute(graph: KnowledgeGraph, items: Iterable[EvidenceItem], params: Parameters) -> Posterior:
     """Score the weighable items and return the posterior."""
     scored = [score_item(graph, item, params) for item in items if weighable(graph, item)]
     prior, prior_unknown = priors(graph, params)
     loglik, loglik_unknown = log_likelihoods(graph, scored)
     probabilities, unknown = normalise(loglik, loglik_unknown, prior, prior_unknown)
-    post_mass = population_masses(probabilities, scored)
-    named = 1.0 - unknown
+    contenders: list[int | None] = [a for a, p in enumerate(probabilities) if p >= CONTENTION]
+    if probabilities:
+        contenders.append(max(range(len(probabilities)), key=probabilities.__getitem__))
+    contenders.append(None)
     for s in scored:
-        s.diagnosticity = _diagnosticity(s, probabilities, unknown, post_mass, named)
+        weights = [weight(s, h) for h in contenders]
+        s.diagnosticity = max(weights) - min(weights)
     return Posterior(
         probabilities=probabilities,
         unknown=unknown,
@@ -334,25 +348,6 @@ def shifted(
     return [
         (unknown if h is None else probabilities[h]) * s.likelihood(h) ** t / z for h in targets
     ]
-
-
-def _diagnosticity(
-    s: ScoredItem,
-    probabilities: Sequence[float],
-    unknown: float,
-    masses: dict[frozenset[int], float],
-    named: float,
-) -> float:
-    """How much the item separates the hypotheses that matter now, in bans: the
-    posterior-weighted mean absolute deviation of its weights. An item every serious
-    hypothesis explains equally scores 0, however rare it is among the others."""
-    in_pop = masses[s.population] - sum(probabilities[a] for a in s.matches)
-    outside = max(named - masses[s.population], 0.0)
-    groups = [(unknown, weight(s, None)), (in_pop, _weight_of(s, s.p_base))]
-    groups.append((outside, weight(s, None)))
-    groups += [(probabilities[a], _weight_of(s, p)) for a, p in s.matches.items()]
-    mean = sum(p * w for p, w in groups)
-    return sum(p * abs(w - mean) for p, w in groups)
 
 
 def _weight_of(s: ScoredItem, likelihood: float) -> float:

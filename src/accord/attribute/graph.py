@@ -248,6 +248,7 @@ class KnowledgeGraph:
         self.populations: dict[str, frozenset[int]] = {}
         self._index_profiles()
         self._digest: str | None = None
+        self._size_gaps: dict[tuple[str, float], list[float]] = {}
 
     # --- indexes -----------------------------------------------------------------------
 
@@ -663,3 +664,15 @@ class KnowledgeGraph:
 
     def population(self, channel: str) -> frozenset[int]:
         return self.populations.get(channel, frozenset())
+
+    def size_gaps(self, channel: str, cap: float) -> list[float]:
+        """``min(log n̄_c − log n_a, log cap)`` for every actor: the repertoire-size term
+        of the engine's ν, computed once per channel and cap rather than once per item."""
+        key = (channel, cap)
+        found = self._size_gaps.get(key)
+        if found is None:
+            log_mean = self.log_mean_repertoire[channel]
+            limit = math.log(cap)
+            found = [min(log_mean - size, limit) for size in self.log_repertoire[channel]]
+            self._size_gaps[key] = found
+        return found

@@ -53,6 +53,17 @@ def percent(probability: float) -> str:
     return f"{value:.0f}%"
 
 
+def statement(probability: float, clause: str) -> str:
+    """``It is likely (70%) that <clause>.`` / ``There is almost no chance (2%) that …``:
+    the ICD 203 term as the sentence's predicate, never "at unlikely (44%)"."""
+    term = estimative(probability)
+    if term == "roughly even chance":
+        lead = "There is a"
+    else:
+        lead = "There is" if term.endswith("chance") else "It is"
+    return f"{lead} {term} ({percent(probability)}) that {clause}."
+
+
 def sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE.split(text.strip()) if s]
 

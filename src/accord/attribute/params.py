@@ -1,10 +1,22 @@
 """The model's parameters: the few fitted on the evaluation harness, and the fixed ones.
 
-Fitted (``benchmarks/attribution_eval.py --fit``, on the fitting seed, scored on separate
-evaluation seeds; see ``docs/attribution.md``): ``unknown_prior``, ``smoothing``,
+Fitted (``benchmarks/attribution_eval.py --fit``, 2026-11-25; ``docs/attribution.md``
+section 4 has the whole account): ``unknown_prior``, ``smoothing``,
 ``software_smoothing``, ``mismatch``, ``popularity``, ``temperature``, ``size_exponent``,
-``implied_weight`` and ``software_technique_weight`` (the last is applied when the graph
-is built).
+``size_cap``, ``name_only_weight``, ``implied_weight`` and ``software_technique_weight``
+(the last is applied when the graph is built).
+
+* Objective: mean log loss of the true hypothesis (UNKNOWN for a held-out group) over
+  synthetic incidents at 20, 40 and 60 % observation of every ATT&CK group, open set
+  (five folds, each holding 20 % of the groups out of the knowledge base), with limits
+  held as constraints: a named actor at "likely" in at most 1 % of held-out incidents at
+  every fraction, ECE at most 0.04 at 40 % (the issue's targets are 2 % and 0.05).
+* Data: fitting seeds 7–12 (``FIT_SEEDS``), 4,740 incidents per fraction; coordinate
+  descent over the outer parameters on seeds 7–9 (three rounds), the inner grid over
+  ``temperature`` and ``unknown_prior`` on all six. Evaluated on another seed
+  (``EVAL_SEED`` = 20261125): top-5 0.986, false accusation 1.9 %, ECE 0.039 at 40 %.
+* ``temperature`` is at its design cap (1.5) and ``name_only_weight`` at the smallest
+  value tried; ``size_cap`` = 1000 means the fit chose no cap.
 
 Fixed by design, because the harness (ATT&CK techniques and software only) holds no data
 that could fit them: the reference actor count, the partial-match weights, the mismatch
@@ -63,16 +75,17 @@ class Parameters:
     """Every number the posterior depends on."""
 
     # Fitted on the harness.
-    unknown_prior: float = 0.4
-    smoothing: float = 4.0
-    software_smoothing: float = 0.5
+    unknown_prior: float = 0.5
+    smoothing: float = 32.0
+    software_smoothing: float = 8.0
     mismatch: float = 0.002
     popularity: float = 0.5
-    temperature: float = 1.0
-    size_exponent: float = 1.5
-    implied_weight: float = 0.0
+    temperature: float = 1.5
+    size_exponent: float = 1.25
+    size_cap: float = 1000.0
+    implied_weight: float = 0.25
     software_technique_weight: float = 0.0
-    name_only_weight: float = 0.1
+    name_only_weight: float = 0.003
     # Fixed by design.
     reference_actors: int = 100
     parent_weight: float = 0.5

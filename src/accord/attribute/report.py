@@ -31,7 +31,13 @@ from accord.attribute.graph import (
     KnowledgeGraph,
     channel_of,
 )
-from accord.attribute.language import LIKELY, estimative, mixes_likelihood_and_confidence, percent
+from accord.attribute.language import (
+    LIKELY,
+    estimative,
+    mixes_likelihood_and_confidence,
+    percent,
+    statement,
+)
 from accord.attribute.params import Parameters
 from accord.attribute.result import (
     ATTRIBUTED,
@@ -169,7 +175,7 @@ def discriminating_steps(
     """Unobserved features of ``actors`` that would most change the assessment, ranked by
     how much finding them would move that actor's or the leader's probability (exact,
     from the current posterior). Specific features (fewest actors) are tried first."""
-    leader = posterior.ranking()[0]
+    leader = posterior.leader()
     probs, unknown = posterior.probabilities, posterior.unknown
     masses: dict[frozenset[int], float] = {}
     found: list[tuple[float, str, int, float, float, float, float]] = []
@@ -281,21 +287,16 @@ def _summary(
     named = [h for h in hyps if h.actor is not None]
     if verdict == ATTRIBUTED:
         top = named[0]
-        parts.append(
-            f"It is {estimative(top.probability)} ({percent(top.probability)}) that "
-            f"{top.name} carried out “{incident_name}”."
-        )
-        parts.append(f"That {UNKNOWN_LABEL} did is {estimative(unknown_p)} ({percent(unknown_p)}).")
+        parts.append(statement(top.probability, f"{top.name} carried out “{incident_name}”"))
+        parts.append(statement(unknown_p, f"{UNKNOWN_LABEL} did"))
         subject = top
     else:
         parts.append(
             f"The evidence does not carry an attribution of “{incident_name}” to a named actor."
         )
         lead_name = UNKNOWN_LABEL if leader.actor is None else leader.name
-        parts.append(
-            f"The leading hypothesis is {lead_name}, at {estimative(leader.probability)} "
-            f"({percent(leader.probability)})."
-        )
+        parts.append(f"The leading hypothesis is {lead_name}.")
+        parts.append(statement(leader.probability, f"{lead_name} carried it out"))
         leads = [h for h in named if h.probability >= 0.01][:3]
         if leads:
             listed = ", ".join(

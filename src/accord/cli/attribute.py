@@ -68,7 +68,7 @@ def attribute_command(
         print_json(data)
         return
     for part in result_renderables(result, others):
-        console.print(part)
+        console.print(part, soft_wrap=False)
     if note:
         console.print(f"stored as {note}", style="dim")
 
@@ -188,7 +188,7 @@ def assess_command(
         print_json(data)
         return
     for part in assessment_renderables(data["verdicts"]):
-        console.print(part)
+        console.print(part, soft_wrap=False)
 
 
 def register(app: typer.Typer) -> None:
