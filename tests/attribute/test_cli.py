@@ -118,7 +118,7 @@ def test_attribution_is_stored_once_and_recomputes_identically(node: NodeHome) -
         note = store.get(first["note"])
     assert note["type"] == "note" and note["object_refs"] == [inc["id"]]
     assert note["created_by_ref"] == node.identity_id
-    stored = {k: v for k, v in first.items() if k not in ("dissent", "note")}
+    stored = {k: v for k, v in first.items() if k not in ("dissent", "note", "html")}
     assert note["x_accord_attribution"] == stored
 
 
@@ -235,3 +235,27 @@ def test_other_nodes_views_appear_beside_the_result(node: NodeHome) -> None:
     data = json.loads(_run(node, "attribute", inc["id"], "--json"))
     assert [(d["kind"], d["position"]) for d in data["dissent"]] == [("opinion", "disagree")]
     assert "We read the loader differently." in _run(node, "attribute", inc["id"])
+
+
+def test_html_report_is_written_and_marked(node: NodeHome, tmp_path: Path) -> None:
+    inc = _store_incident(node)
+    report = tmp_path / "report.html"
+    data = json.loads(_run(node, "attribute", inc["id"], "--html", str(report), "--json"))
+    assert data["html"] == str(report)
+    # Unmarked objects take the node's default, AMBER: the report is AMBER.
+    assert data["tlp"] == "TLP:AMBER"
+    page = report.read_text(encoding="utf-8")
+    assert page.count(">TLP:AMBER</div>") == 2
+    assert data["summary"].split(".")[0] in page
+    text = _run(node, "attribute", inc["id"], "--html", str(report))
+    assert f"report written to {report} (TLP:AMBER)" in " ".join(text.split())
+
+
+def test_an_unwritable_report_path_is_a_clear_error(node: NodeHome, tmp_path: Path) -> None:
+    inc = _store_incident(node)
+    target = tmp_path / "no-such-dir" / "report.html"
+    result = runner.invoke(
+        app, ["attribute", inc["id"], "--html", str(target), "--home", str(node.path)]
+    )
+    assert result.exit_code != 0
+    assert str(target) in result.output and "cannot write the report" in result.output

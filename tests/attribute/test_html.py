@@ -3,6 +3,7 @@ text, and it works in a real browser (Chromium through chromedriver) under its o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,11 +13,13 @@ import pytest
 
 from accord.attribute.html import render_html
 from accord.attribute.marking import result_markings, result_tlp
+from accord.attribute.record import save_attribution
 from accord.attribute.result import AttributionResult
-from accord.attribute.service import attribute_incident
+from accord.attribute.service import attribute_bundle, attribute_incident
 from accord.model.tlp import TLP, marking_definition
 from accord.store import Store
 from tests.attribute.conftest import (
+    RESPONDER,
     TECH,
     incident,
     knowledge_base,
@@ -60,9 +63,39 @@ def test_the_report_is_marked_with_the_most_restricted_evidence(store: Store) ->
     assert store.get_row(result.incident).tlp is TLP.GREEN
     assert any(e.ref == sid("indicator", "loader") for e in result.evidence)
     assert result_tlp(store, result) is TLP.RED
-    assert result_markings(store, result) == [RED]
+    assert result.tlp == "TLP:RED"  # set by the service, so every renderer has it
+    statement = "marking-definition--" + "1" * 8 + "-1111-4111-8111-" + "1" * 12
+    incident_markings = {"object_marking_refs": [GREEN, statement]}
+    assert result_markings(result, incident_markings) == [RED, statement]
     page = render_html(result, result_tlp(store, result))
     assert page.count(">TLP:RED</div>") == 2
+
+
+def test_the_stored_note_goes_no_further_than_its_most_restricted_evidence(store: Store):
+    result = _attribute(store, red_evidence=True)
+    saved_id, stored = save_attribution(store, result, RESPONDER)
+    assert stored
+    note = store.get(saved_id)
+    assert note["object_marking_refs"] == [RED]
+    assert store.get_row(saved_id).tlp is TLP.RED
+    assert note["x_accord_attribution"]["tlp"] == "TLP:RED"
+
+
+def test_a_bundle_laid_over_the_store_counts_its_own_markings(store: Store, tmp_path: Path):
+    inc = {**incident("bundle case"), "object_marking_refs": [GREEN]}
+    loader = observed_indicator("loader 2", "[file:hashes.'SHA-256' = '" + "cd" * 32 + "']")
+    loader["object_marking_refs"] = [RED]
+    links = [link(inc, loader), link(inc, TECH["T9004"])]
+    for o in links:
+        o["object_marking_refs"] = [GREEN]
+    bundle = {"type": "bundle", "id": "bundle--" + "2" * 8 + "-2222-4222-8222-" + "2" * 12}
+    bundle["objects"] = [inc, loader, *links]
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(bundle))
+    before = store.count_versions()
+    result = attribute_bundle(store, path, None)
+    assert result.tlp == "TLP:RED"
+    assert store.count_versions() == before
 
 
 def test_without_restricted_evidence_the_report_keeps_the_incident_level(store: Store) -> None:

@@ -21,10 +21,12 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 from accord.attribute.dissent import View
 from accord.attribute.language import percent
 from accord.attribute.result import ATTRIBUTED, AttributionResult, HypothesisResult
+from accord.model.errors import InputError
 from accord.model.tlp import TLP
 
 _STYLE = """
@@ -226,3 +228,14 @@ def render_html(result: AttributionResult, tlp: TLP, views: Sequence[View] = ())
         f"<script>{_SCRIPT}</script></body></html>",
     ]
     return "\n".join(parts)
+
+
+def write_report(path: Path, result: AttributionResult, views: Sequence[View] = ()) -> None:
+    """Write the page at the result's own TLP; a path that cannot be written is an input
+    error naming it. A result computed without a store has no TLP and is marked RED, the
+    one level that cannot leak."""
+    level = TLP.parse(result.tlp) if result.tlp else TLP.RED
+    try:
+        path.write_text(render_html(result, level, views), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot write the report ({exc.strerror})") from exc

@@ -11,10 +11,11 @@ does not hold (knowledge-base names resolved by alias, say) add nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from accord.attribute.result import AttributionResult
-from accord.model.tlp import TLP, marking_definition
+from accord.model.tlp import TLP, effective_tlp, marking_definition, standard_marking
 from accord.store import Store
 
 
@@ -34,13 +35,24 @@ def cited_ids(result: AttributionResult) -> Iterator[str]:
             yield str(u["ref"])
 
 
-def result_tlp(store: Store, result: AttributionResult) -> TLP:
-    """The highest effective TLP among the stored objects the result cites."""
-    ids = sorted({i for i in cited_ids(result) if "--" in i})
-    rows = store.get_many(ids)
-    return max((row.tlp for row in rows.values()), default=TLP.CLEAR)
+def result_tlp(
+    store: Store, result: AttributionResult, overlay: Sequence[Mapping[str, Any]] = ()
+) -> TLP:
+    """The highest effective TLP among the objects the result cites: the stored ones, and
+    those of an ``overlay`` (a bundle attributed without being imported), which take their
+    own marking or, unmarked, the node's default, as they would on import."""
+    ids = {i for i in cited_ids(result) if "--" in i}
+    levels = [
+        effective_tlp(obj, None, store.node_default_tlp) for obj in overlay if obj["id"] in ids
+    ]
+    levels += [row.tlp for row in store.get_many(sorted(ids)).values()]
+    return max(levels, default=TLP.CLEAR)
 
 
-def result_markings(store: Store, result: AttributionResult) -> list[str]:
-    """``object_marking_refs`` for a STIX object that carries the result."""
-    return [marking_definition(result_tlp(store, result))["id"]]
+def result_markings(result: AttributionResult, incident: Mapping[str, Any]) -> list[str]:
+    """``object_marking_refs`` for a STIX object that carries the result: the result's TLP
+    in place of the incident's, the incident's other markings (statements…) kept."""
+    others = [m for m in incident.get("object_marking_refs") or [] if standard_marking(m) is None]
+    if not result.tlp:
+        return list(incident.get("object_marking_refs") or [])
+    return [marking_definition(TLP.parse(result.tlp))["id"], *others]

@@ -2,8 +2,10 @@
 
 One note per (node, incident): its id is UUIDv5 over both, so a re-assessment is a new
 *version* of the same note (the store keeps every version: the history of the judgement),
-and an unchanged result stores nothing. The note carries the incident's markings, so it is
-shared exactly as far as the incident is.
+and an unchanged result stores nothing. The note carries the result's TLP, the most
+restrictive level of the incident and of everything the result cites (``marking.py``), so
+it is shared no further than its most restricted evidence; the incident's other markings
+are kept.
 
 Note properties: ``abstract`` (verdict and leader), ``content`` (the ICD 203 summary),
 ``object_refs`` (the incident), ``labels: ["accord-attribution"]`` and
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from accord.attribute.language import percent
+from accord.attribute.marking import result_markings
 from accord.attribute.result import AttributionResult
 from accord.model.timestamps import format_millis, now_utc, stix_micros
 from accord.store import Store
@@ -78,7 +81,7 @@ def save_attribution(
     note = attribution_note(
         result,
         identity_id,
-        markings=list(incident.get("object_marking_refs") or []),
+        markings=result_markings(result, incident),
         created=current["created"] if current is not None else None,
         now=stamp,
     )

@@ -117,6 +117,8 @@ def result_renderables(
 ) -> list[RenderableType]:
     style = "green" if result.verdict == ATTRIBUTED else "yellow"
     title = f"{result.incident_name or result.incident}  [{result.verdict}]"
+    if result.tlp:
+        title = f"{result.tlp}  {title}"
     parts: list[RenderableType] = [
         Panel(Text(result.summary), title=title, border_style=style, title_align="left"),
         hypotheses_table(result),

@@ -4,7 +4,8 @@ Field names are a contract (``accord attribute --json``, the stored note, peers 
 it): ``incident``, ``kb``, ``verdict``, ``summary``, ``unknown_probability``,
 ``hypotheses`` (UNKNOWN included, with ``actor_id: null``), ``evidence``, ``ach`` and
 ``next_steps`` are required by the issue; the others add what a reviewer needs to
-recompute the result (parameters, versions, the digest of the graph).
+recompute the result (parameters, versions, the digest of the graph) and ``tlp``, the
+level the result must be handled at.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class AttributionResult:
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     method: str = METHOD
+    # The TLP of the result itself (``TLP:RED``…): the most restrictive level of what it
+    # cites (see ``marking.py``); empty for a result computed without a store.
+    tlp: str = ""
 
     @property
     def leader(self) -> HypothesisResult:
@@ -149,4 +153,5 @@ class AttributionResult:
             unresolved=list(data.get("unresolved", [])),
             parameters=dict(data.get("parameters", {})),
             method=data.get("method", METHOD),
+            tlp=data.get("tlp", ""),
         )

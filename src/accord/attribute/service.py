@@ -19,6 +19,7 @@ from accord.attribute.evidence import EvidenceItem, Source
 from accord.attribute.grading import Grade
 from accord.attribute.graph import KnowledgeGraph
 from accord.attribute.loader import kb_info, load_graph
+from accord.attribute.marking import result_tlp
 from accord.attribute.params import DEFAULT_PARAMETERS, Parameters
 from accord.attribute.record import save_attribution
 from accord.attribute.report import build_result
@@ -148,7 +149,7 @@ def analyse_incident(
     overlay: list[dict[str, Any]] | None = None,
 ) -> Analysis:
     graph = load_graph(store, focus=[incident_id], overlay=overlay or [], params=params)
-    return analyse(
+    analysis = analyse(
         graph,
         incident_id,
         params,
@@ -156,6 +157,8 @@ def analyse_incident(
         top=top,
         kb=kb_info(store, graph),
     )
+    analysis.result.tlp = str(result_tlp(store, analysis.result, overlay or []))
+    return analysis
 
 
 def attribute_incident(

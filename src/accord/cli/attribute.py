@@ -13,6 +13,7 @@ import typer
 
 from accord.attribute.claims import SOURCE_KINDS, add_claim, assess
 from accord.attribute.dissent import views
+from accord.attribute.html import write_report
 from accord.attribute.record import note_id
 from accord.attribute.render import assessment_renderables, render_json, result_renderables
 from accord.attribute.service import attribute_bundle, attribute_incident
@@ -44,6 +45,15 @@ def attribute_command(
             "only; a bundle never changes the store).",
         ),
     ] = True,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the result as a self-contained HTML report, marked with its TLP "
+            "(the most restrictive level of what it cites).",
+            dir_okay=False,
+        ),
+    ] = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -61,16 +71,21 @@ def attribute_command(
             result = attribute_incident(store, target, node.identity_id, top=top, save=save)
             note = note_id(node.identity_id, result.incident) if save else None
         others = [v for v in views(store, [result.incident]) if v.author_id != node.identity_id]
+    if html is not None:
+        write_report(html, result, others)
     if json_output:
         data: dict[str, Any] = render_json(result)
         data["dissent"] = [v.as_dict() for v in others]
         data["note"] = note
+        data["html"] = str(html) if html is not None else None
         print_json(data)
         return
     for part in result_renderables(result, others):
         console.print(part, soft_wrap=False)
     if note:
         console.print(f"stored as {note}", style="dim")
+    if html is not None:
+        console.print(f"report written to {html} ({result.tlp})", style="dim")
 
 
 claim_app = typer.Typer(help="Public allegations about incidents, recorded with their source.")

@@ -22,6 +22,8 @@ import typer
 
 from accord import examples
 from accord.attribute import add_claim, assess, attribute_incident, render_json, render_text
+from accord.attribute.dissent import views
+from accord.attribute.html import write_report
 from accord.cli.common import JsonOption, console, handle_errors, print_json
 from accord.hunt import build_timeline, run_hunt, write_example_logs
 from accord.ingest.context import ImportContext
@@ -165,11 +167,16 @@ def _hunt(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
         step.lines.extend(_lines(timeline.render_text()))
 
 
-def _attribute(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
+def _attribute(run: Quickstart, csro: NodeHome, quiet: bool, report: Path | None) -> None:
     with run.step("6. Attribution on the evidence", quiet) as step, csro.open_store() as store:
         result = attribute_incident(store, examples.INCIDENT_ID, csro.identity_id, top=5)
         step.facts["attribution"] = render_json(result)
         step.lines.extend(_lines(render_text(result)))
+        if report is not None:
+            others = [v for v in views(store, [result.incident]) if v.author_id != csro.identity_id]
+            write_report(report, result, others)
+            step.facts["report"] = str(report)
+            step.lines.append(f"HTML report ({result.tlp}): {report}")
 
 
 def _allegation(run: Quickstart, csro: NodeHome, quiet: bool) -> None:
@@ -270,7 +277,7 @@ def quickstart(
         _import_case(run, csro, partner, json)
         _share(run, csro, partner, json)
         _hunt(run, csro, json)
-        _attribute(run, csro, json)
+        _attribute(run, csro, json, base / "attribution-report.html" if keep else None)
         _allegation(run, csro, json)
     finally:
         if not keep:
