@@ -3,10 +3,14 @@
 Both read files with the same DuckDB readers into ``obs_file``; they differ only in where the
 match query runs:
 
-* :class:`DuckDBEngine` runs it in process, file by file, on both cores, spilling to a
-  temporary directory under a memory limit;
+* :class:`DuckDBEngine` runs it in process on both cores, spilling to a temporary directory
+  under a memory limit, over a *batch* of files at once (up to ``batch_bytes`` of logs): the
+  hash tables over a million indicator values are built once per batch, not per file;
 * :class:`SparkEngine` stages each file's observations as Parquet and runs the very same
   SQL text on Spark SQL (``local[N]`` or a cluster) over all staged files at once.
+
+A file's hits come out of :meth:`Engine.results` once its batch has been matched; the runner
+commits them file by file.
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from accord.hunt.indicators import IndicatorSet, ipv6_bits
+from accord.hunt.indicators import IndicatorSet
 from accord.hunt.matchsql import DUCKDB_MACROS, HITS_SQL, IPV6_VALUES_SQL, MATCHED_SQL
-from accord.hunt.readers import install_macros
+from accord.hunt.matchtables import MATCH_TABLES, create_match_tables, ipv6_bits
+from accord.hunt.readbase import drop_tables, install_macros
 from accord.model.errors import AccordError
 
 Hit = tuple[int, int, int | None, str, str, str, str, int]  # HIT_COLUMNS
+
+# Logs matched together by the DuckDB engine. What stays in memory meanwhile is the few
+# parsed columns that carry values, a fraction of the logs' size (and DuckDB spills).
+BATCH_BYTES = 512 << 20
 
 
 class Engine(Protocol):
@@ -34,9 +43,12 @@ class Engine(Protocol):
 
     def load(self, indicators: IndicatorSet) -> None: ...
 
-    def submit(self, file_no: int) -> None: ...
+    def submit(self, file_no: int, tables: list[str], size: int) -> None:
+        """Take the file just read (``obs_file``, over ``tables``, which the engine drops
+        when done with them); ``size`` is its size in bytes."""
 
-    def results(self) -> Iterator[tuple[int, list[Hit]]]: ...
+    def results(self, final: bool) -> Iterator[tuple[int, list[Hit]]]:
+        """Hits of the files matched so far (with ``final``: of every file submitted)."""
 
     def close(self) -> None: ...
 
@@ -64,38 +76,70 @@ def _sorted(rows: list[Any]) -> list[Hit]:
 
 
 class DuckDBEngine:
-    """Embedded DuckDB: match each file as soon as it is read."""
+    """Embedded DuckDB: match the files read so far once a batch is full."""
 
     name = "duckdb"
 
-    def __init__(self, workdir: Path, memory_limit: str = "1536MB", threads: int = 2) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        memory_limit: str = "1536MB",
+        threads: int = 2,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> None:
         self.con = reading_connection(workdir, memory_limit, threads)
+        self.batch_bytes = batch_bytes
+        self._pending: list[tuple[int, list[str]]] = []
+        self._pending_bytes = 0
         self._done: list[tuple[int, list[Hit]]] = []
         self._ipv6 = False
 
     def load(self, indicators: IndicatorSet) -> None:
-        for name, table in indicators.tables().items():
-            self.con.register(f"{name}_arrow", table)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-            self.con.unregister(f"{name}_arrow")
+        create_match_tables(self.con, indicators.table, indicators.match_tables)
         self._ipv6 = indicators.has_ipv6_networks
         self.con.execute("CREATE OR REPLACE TEMP TABLE ip6_bits (v VARCHAR, bits VARCHAR)")
 
-    def submit(self, file_no: int) -> None:
+    def submit(self, file_no: int, tables: list[str], size: int) -> None:
+        self.con.execute(f"ALTER VIEW obs_file RENAME TO obs_f{int(file_no)}")
+        self._pending.append((file_no, tables))
+        self._pending_bytes += size
+        if self._pending_bytes >= self.batch_bytes:
+            self._match()
+
+    def _match(self) -> None:
+        """One match over the pending files' observations, then drop them."""
+        if not self._pending:
+            return
+        files = [f for f, _ in self._pending]
         self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW obs AS SELECT {int(file_no)} AS file_no, * FROM obs_file"
+            "CREATE OR REPLACE TEMP VIEW obs AS "
+            + " UNION ALL ".join(f"SELECT {f} AS file_no, * FROM obs_f{f}" for f in files)
         )
         if self._ipv6:
             values = [r[0] for r in self.con.execute(IPV6_VALUES_SQL).fetchall()]
-            table = ipv6_bits(values)
-            self.con.register("ip6_arrow", table)
+            self.con.register("ip6_arrow", ipv6_bits(values))
             self.con.execute("CREATE OR REPLACE TEMP TABLE ip6_bits AS SELECT * FROM ip6_arrow")
             self.con.unregister("ip6_arrow")
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE matched AS {MATCHED_SQL}")
-        rows = self.con.execute(HITS_SQL).fetchall()
-        self._done.append((file_no, _sorted(rows)))
+        # Order matters while reading (row ids are record ordinals), not while matching.
+        self.con.execute("SET preserve_insertion_order = false")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE matched AS {MATCHED_SQL}")
+            rows = self.con.execute(HITS_SQL).fetchall()
+        finally:
+            self.con.execute("SET preserve_insertion_order = true")
+        by_file: dict[int, list[Any]] = {f: [] for f in files}
+        for r in rows:
+            by_file[int(r[0])].append(r)
+        self.con.execute("DROP VIEW obs")
+        for f, tables in self._pending:
+            self.con.execute(f"DROP VIEW obs_f{f}")
+            drop_tables(self.con, tables)
+            self._done.append((f, _sorted(by_file[f])))
+        self._pending, self._pending_bytes = [], 0
 
-    def results(self) -> Iterator[tuple[int, list[Hit]]]:
+    def results(self, final: bool) -> Iterator[tuple[int, list[Hit]]]:
+        if final:
+            self._match()
         done, self._done = self._done, []
         yield from done
 
@@ -156,20 +200,26 @@ class SparkEngine:
         self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
 
     def load(self, indicators: IndicatorSet) -> None:
-        for name, table in indicators.tables().items():
-            self._view(name, table)
+        create_match_tables(self.con, indicators.table, indicators.match_tables)
+        for name in MATCH_TABLES:
+            target = self.stage / f"{name}.parquet"
+            self.con.execute(f"COPY {name} TO '{target}' (FORMAT PARQUET)")
+            self.con.execute(f"DROP TABLE {name}")
+            self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
         self._ipv6 = indicators.has_ipv6_networks
 
-    def submit(self, file_no: int) -> None:
+    def submit(self, file_no: int, tables: list[str], size: int) -> None:
         target = self.stage / "obs" / f"file_no={int(file_no)}"
         target.mkdir(parents=True, exist_ok=True)
         self.con.execute(
             f"COPY (SELECT * FROM obs_file) TO '{target / 'part-0.parquet'}' (FORMAT PARQUET)"
         )
+        self.con.execute("DROP VIEW obs_file")
+        drop_tables(self.con, tables)
         self._files.append(file_no)
 
-    def results(self) -> Iterator[tuple[int, list[Hit]]]:
-        if not self._files:
+    def results(self, final: bool) -> Iterator[tuple[int, list[Hit]]]:
+        if not final or not self._files:
             return
         files, self._files = self._files, []
         obs = self.spark.read.parquet(str(self.stage / "obs"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import ipaddress
 import os
 import time
 from collections.abc import Iterable
@@ -19,29 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from sqlalchemy import or_, select
+import pyarrow.ipc
+from sqlalchemy import literal, or_, select
 
+from accord.hunt.matchtables import MATCH_TABLES, NET_KINDS, STORE_TO_MATCH, match_tables_arrow
 from accord.model.observables import Observable
 from accord.store import schema as s
 from accord.store.store import Store
 
-STORE_TO_MATCH = {
-    "ipv4": "ip",
-    "ipv6": "ip",
-    "domain": "name",
-    "url": "url",
-    "email": "email",
-    "md5": "hash",
-    "sha1": "hash",
-    "sha256": "hash",
-    "sha512": "hash",
-}
-NET_KINDS = ("ipv4-net", "ipv6-net")
 HUNTED_KINDS = (*STORE_TO_MATCH, *NET_KINDS)
 
 
@@ -78,14 +65,18 @@ SNAPSHOT_SCHEMA = pa.schema(
 class IndicatorSet:
     """The hunted values, column-wise (a million of them stay a few Arrow buffers).
 
-    ``ikey`` identifies a value for the whole run; subsets keep it.
+    ``ikey`` identifies a value for the whole run; subsets keep it. Hits are resolved to
+    their indicator with :meth:`prefetch` (one pass over the keys for a whole file's hits)
+    rather than an index over every value, which would cost more than most hunts find.
+    ``match_tables``, when known, are the match definition's inputs for exactly this set
+    (kept with the snapshot, see :func:`load_indicators`).
     """
 
     table: pa.Table
     suppressed: list[dict[str, Any]]
     clock_us: int
     warninglists_applied: bool
-    _rows: dict[int, int] | None = None
+    match_tables: dict[str, pa.Table] | None = None
     _cache: dict[int, IndicatorValue] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -94,27 +85,21 @@ class IndicatorSet:
     @property
     def values(self) -> list[IndicatorValue]:
         """Every value as an object (for small sets and tests; hunts use :meth:`get`)."""
-        return [self.get(int(k)) for k in self.table.column("ikey").to_pylist()]
+        return [_value(row) for row in self.table.to_pylist()]
+
+    def prefetch(self, ikeys: Iterable[int]) -> None:
+        """Resolve these keys in one pass, so that :meth:`get` on them is a lookup."""
+        wanted = sorted({int(k) for k in ikeys} - self._cache.keys())
+        if not wanted:
+            return
+        mask = pc.is_in(self.table.column("ikey"), value_set=pa.array(wanted, pa.int64()))
+        for row in self.table.filter(mask).to_pylist():
+            self._cache[int(row["ikey"])] = _value(row)
 
     def get(self, ikey: int) -> IndicatorValue:
-        found = self._cache.get(ikey)
-        if found is not None:
-            return found
-        if self._rows is None:
-            self._rows = {int(k): i for i, k in enumerate(self.table.column("ikey").to_pylist())}
-        row = self.table.slice(self._rows[ikey], 1).to_pylist()[0]
-        item = IndicatorValue(
-            ikey,
-            row["obj_id"],
-            row["obj_type"],
-            row["kind"],
-            row["value"],
-            row["tlp"],
-            row["date_added_us"],
-            orjson.loads(row["annotations"]) if row["annotations"] else [],
-        )
-        self._cache[ikey] = item
-        return item
+        if ikey not in self._cache:
+            self.prefetch([ikey])
+        return self._cache[ikey]
 
     def subset(self, added_after_us: int | None) -> IndicatorSet:
         """Only the values added after a store clock (``None``: all of them)."""
@@ -133,119 +118,24 @@ class IndicatorSet:
         return bool(pc.any(pc.equal(self.table.column("kind"), "ipv6-net")).as_py())
 
     def tables(self) -> dict[str, pa.Table]:
-        """The match definition's indicator inputs as Arrow tables."""
-        con = duckdb.connect()
-        con.register("snapshot", self.table)
-        mapping = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in STORE_TO_MATCH.items())
-        ind_values = con.sql(
-            f"SELECT ikey, CASE kind {mapping} END AS k, value AS v FROM snapshot "
-            "WHERE kind NOT LIKE '%-net'"
-        ).to_arrow_table()
-        labels = con.execute(
-            "SELECT max(length(value) - length(replace(value, '.', '')) + 1) FROM snapshot "
-            "WHERE kind = 'domain'"
-        ).fetchone()
-        max_labels = int(labels[0]) if labels and labels[0] is not None else 1
-        idn = con.execute(
-            "SELECT ikey, value FROM snapshot WHERE kind = 'domain' AND value LIKE '%xn--%'"
-        ).fetchall()
-        net_rows = con.execute(
-            "SELECT ikey, kind, value FROM snapshot WHERE kind LIKE '%-net'"
-        ).fetchall()
-        con.close()
-        extra = [(k, u) for k, v in idn if (u := _unicode_form(v)) is not None]
-        if extra:
-            ind_values = pa.concat_tables(
-                [
-                    ind_values,
-                    pa.table(
-                        {
-                            "ikey": pa.array([k for k, _ in extra], pa.int64()),
-                            "k": pa.array(["name"] * len(extra), pa.string()),
-                            "v": pa.array([u for _, u in extra], pa.string()),
-                        }
-                    ),
-                ]
-            )
-        nets = [_network(ikey, kind, value) for ikey, kind, value in net_rows]
-        plens = sorted({(fam, plen) for _ikey, fam, plen, _key, _bits in nets})
-        octets = sorted(
-            {
-                a
-                for _ikey, fam, plen, key, _bits in nets
-                if fam == 4
-                for a in _first_octets(key, plen)
-            }
-        )
-        return {
-            "ind_values": ind_values,
-            "ind_nets": pa.table(
-                {
-                    "ikey": pa.array([n[0] for n in nets], pa.int64()),
-                    "fam": pa.array([n[1] for n in nets], pa.int32()),
-                    "plen": pa.array([n[2] for n in nets], pa.int32()),
-                    "netkey": pa.array([n[3] for n in nets], pa.int64()),
-                    "bits": pa.array([n[4] for n in nets], pa.string()),
-                }
-            ),
-            "plens": pa.table(
-                {
-                    "fam": pa.array([f for f, _ in plens], pa.int32()),
-                    "plen": pa.array([p for _, p in plens], pa.int32()),
-                    "div": pa.array(
-                        [2 ** (32 - p) if f == 4 else None for f, p in plens], pa.int64()
-                    ),
-                }
-            ),
-            "net_octets": pa.table({"a": pa.array(octets, pa.int64())}),
-            "nums": pa.table({"n": pa.array(range(1, max_labels + 1), pa.int32())}),
-        }
+        """The match definition's indicator inputs as Arrow tables (engines load them into
+        their own connection with :func:`accord.hunt.matchtables.create_match_tables`)."""
+        if self.match_tables is None:
+            self.match_tables = match_tables_arrow(self.table)
+        return self.match_tables
 
 
-def _network(ikey: int, kind: str, value: str) -> tuple[int, int, int, int | None, str | None]:
-    """``(ikey, family, prefix length, IPv4 network number, IPv6 prefix bits)``."""
-    address, _, length = value.partition("/")
-    plen = int(length)
-    if kind == "ipv4-net":
-        a, b, c, d = (int(x) for x in address.split("."))
-        number = (a << 24) | (b << 16) | (c << 8) | d
-        return ikey, 4, plen, number >> (32 - plen), None
-    number = int(ipaddress.IPv6Address(address))
-    return ikey, 6, plen, None, format(number, "0128b")[:plen]
-
-
-def _first_octets(netkey: int | None, plen: int) -> range:
-    """First octets an IPv4 network (as its network number) spans."""
-    if netkey is None:
-        return range(0)
-    if plen >= 8:
-        return range(netkey >> (plen - 8), (netkey >> (plen - 8)) + 1)
-    first = netkey << (8 - plen)
-    return range(first, first + (1 << (8 - plen)))
-
-
-def _unicode_form(name: str) -> str | None:
-    """The Unicode spelling of a punycode domain, so names logged in Unicode match too."""
-    if "xn--" not in name:
-        return None
-    try:
-        return name.encode("ascii").decode("idna").lower()
-    except UnicodeError:
-        return None
-
-
-def ipv6_bits(values: Iterable[str]) -> pa.Table:
-    """128-bit strings of observed IPv6 addresses (invalid ones are left out)."""
-    vs: list[str] = []
-    bits: list[str] = []
-    for value in values:
-        try:
-            address = ipaddress.IPv6Address(value.split("%", 1)[0])
-        except ValueError:
-            continue
-        vs.append(value)
-        bits.append(format(int(address), "0128b"))
-    return pa.table({"v": pa.array(vs, pa.string()), "bits": pa.array(bits, pa.string())})
+def _value(row: dict[str, Any]) -> IndicatorValue:
+    return IndicatorValue(
+        int(row["ikey"]),
+        row["obj_id"],
+        row["obj_type"],
+        row["kind"],
+        row["value"],
+        row["tlp"],
+        row["date_added_us"],
+        orjson.loads(row["annotations"]) if row["annotations"] else [],
+    )
 
 
 # Object types whose values the hunt matches: a new version of one of these (a new
@@ -315,23 +205,24 @@ def load_indicators(
 ) -> IndicatorSet:
     """Every active indicator/SCO value of a hunted kind, warninglists applied.
 
-    With ``cache_dir`` the prepared set is kept as a Parquet snapshot named after the store
-    clock and the warninglist generation, so that hunts between two intelligence updates do
-    not re-read (and re-check) a million values; expiry (``valid_until``) is applied at load.
+    With ``cache_dir`` the prepared set is kept as a snapshot named after the store clock
+    and the warninglist generation, so that hunts between two intelligence updates do not
+    re-read (and re-check) a million values; expiry (``valid_until``) is applied at load.
+    The snapshot is an uncompressed Arrow file, memory-mapped: loading it costs nothing
+    until a column is used, and the engines scan its columns in place.
     """
     now = now_us if now_us is not None else time.time_ns() // 1000
     clock = clock_us if clock_us is not None else store_clock(store)
     name = _snapshot_name(clock, store, use_warninglists) if cache_dir is not None else ""
     if cache_dir is not None:
-        snapshot = cache_dir / f"{name}.parquet"
+        snapshot = cache_dir / f"{name}.arrow"
         if snapshot.exists():
-            table = pq.read_table(snapshot)
+            table = _read_arrow(snapshot)
             meta = orjson.loads((cache_dir / f"{name}.json").read_bytes())
-            live = pc.or_kleene(
-                pc.is_null(table.column("valid_until_us")),
-                pc.greater(table.column("valid_until_us"), now),
-            )
-            return IndicatorSet(table.filter(live), meta["suppressed"], clock, meta["applied"])
+            cached = IndicatorSet(_live(table, now), meta["suppressed"], clock, meta["applied"])
+            if cached.table is table:  # nothing expired since: the prepared tables still hold
+                cached.match_tables = _prepared(cached, cache_dir, name)
+            return cached
     found = _query(store, now)
     suppressed: list[dict[str, Any]] = []
     module = _warninglists() if use_warninglists else None
@@ -342,13 +233,49 @@ def load_indicators(
         cache_dir.mkdir(parents=True, exist_ok=True)
         for old in cache_dir.glob("indicators-*"):
             old.unlink(missing_ok=True)
-        tmp = cache_dir / f".{name}.parquet"
-        pq.write_table(found, tmp)
         (cache_dir / f"{name}.json").write_bytes(
             orjson.dumps({"suppressed": suppressed, "applied": applied})
         )
-        os.replace(tmp, cache_dir / f"{name}.parquet")
+        _write_arrow(found, cache_dir / f"{name}.arrow")
+        result = IndicatorSet(found, suppressed, clock, applied)
+        result.match_tables = _prepared(result, cache_dir, name)
+        return result
     return IndicatorSet(found, suppressed, clock, applied)
+
+
+def _prepared(indicators: IndicatorSet, cache_dir: Path, name: str) -> dict[str, pa.Table]:
+    """The snapshot's match tables from the cache (made and kept there if missing, e.g. after
+    an upgrade that changed them)."""
+    paths = {t: cache_dir / f"{name}.{t}.arrow" for t in MATCH_TABLES}
+    if not all(p.exists() for p in paths.values()):
+        for table_name, prepared in indicators.tables().items():
+            _write_arrow(prepared, paths[table_name])
+    return {t: _read_arrow(p) for t, p in paths.items()}
+
+
+def _write_arrow(table: pa.Table, path: Path) -> None:
+    """An uncompressed Arrow file, written aside and renamed into place."""
+    tmp = path.with_name(f".{path.name}")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    """An Arrow file, memory-mapped: pages are read when a column is first used."""
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _live(table: pa.Table, now: int) -> pa.Table:
+    """Drop the values whose ``valid_until`` has passed (no copy when none has)."""
+    until = table.column("valid_until_us")
+    if until.null_count == len(until):
+        return table
+    expired = pc.fill_null(pc.less_equal(until, now), False)
+    if not pc.any(expired).as_py():
+        return table
+    return table.filter(pc.invert(expired))
 
 
 def _query(store: Store, now: int) -> pa.Table:
@@ -368,7 +295,10 @@ def _query(store: Store, now: int) -> pa.Table:
             o.c.is_current,
             o.c.revoked.is_(False),
             or_(o.c.valid_until_us.is_(None), o.c.valid_until_us > now),
-            v.c.kind.in_(HUNTED_KINDS),
+            # ``kind || ''``: not the (kind, value) index, whose order would turn the join
+            # into a million random reads of the wide objects table; scanned in storage
+            # order it reads them in order (3x faster on SQLite, the same elsewhere)
+            (v.c.kind + literal("")).in_(HUNTED_KINDS),
         )
     )
     with store.engine.connect() as conn:

@@ -25,6 +25,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
 _BLOCK = 8 << 20
+_HEAD = 1 << 20
 
 
 @dataclass
@@ -206,11 +207,12 @@ def _header_value(line: bytes) -> list[str]:
     return text.split("\t")[1:]
 
 
-def _next_header(chunk: bytes, pos: int) -> int:
-    """Start of the next line beginning with ``#``: ``#`` is rare, so find it and check that
-    a newline precedes it (searching for the pair would stop at every newline)."""
+def _next_header(chunk: bytes, pos: int, stop: int) -> int:
+    """Start of the next line beginning with ``#`` in ``chunk[pos:stop]``: ``#`` is rare, so
+    find it and check that a newline precedes it (searching for the pair would stop at every
+    newline)."""
     while True:
-        at = chunk.find(b"#", pos)
+        at = chunk.find(b"#", pos, stop)
         if at < 0:
             return -1
         if at == 0 or chunk[at - 1] == 10:
@@ -218,15 +220,15 @@ def _next_header(chunk: bytes, pos: int) -> int:
         pos = at + 1
 
 
-def _next_special(chunk: bytes, pos: int, blanks: bool) -> int:
+def _next_special(chunk: bytes, pos: int, stop: int, blanks: bool) -> int:
     """Start of the next header (or, with ``blanks``, empty) line at or after line start
-    ``pos``."""
+    ``pos``, before ``stop``."""
     head = chunk[pos : pos + 1]
     if head == b"#" or (blanks and head == b"\n"):
         return pos
-    found = [_next_header(chunk, pos)]
+    found = [_next_header(chunk, pos, stop)]
     if blanks:
-        x = chunk.find(b"\n\n", pos)
+        x = chunk.find(b"\n\n", pos, stop)
         found.append(x + 1 if x >= 0 else -1)
     found = [f for f in found if f >= 0]
     return min(found) if found else -1
@@ -288,45 +290,48 @@ class _ZeekScan:
             current.end = start
 
 
-def scan_zeek(plain: Path, *, blanks: bool = False) -> ZeekLayout:
+def scan_zeek(plain: Path, *, blanks: bool = False, head_only: bool = False) -> ZeekLayout:
     """Find every header line (``#…``), and with ``blanks`` every empty line, by block-wise
     ``find``.
 
     Header lines are few (usually 8 at the top and ``#close`` at the end), so the scan is a
     handful of C-level searches per block plus a newline count, whatever the file size.
     Empty lines are rare and costly to look for; the reader asks for them only when its
-    record count shows that some line was skipped silently.
+    record count shows that some line was skipped silently. ``head_only`` reads the first
+    megabyte only: enough for the header block, to start parsing while the rest is scanned.
     """
     scan = _ZeekScan(plain)
     lines_before = 0
     offset = 0
-    carry = b""
+    size = _HEAD if head_only else _BLOCK
     with plain.open("rb") as handle:
         while True:
-            block = handle.read(_BLOCK)
-            data = carry + block
-            if not data:
+            # Each block is read from the start of its first whole line (a seek back over
+            # the previous block's partial line), and searched in place: no copies.
+            handle.seek(offset)
+            block = handle.read(size)
+            if not block:
                 break
-            cut = data.rfind(b"\n") + 1 if block else len(data)
+            last = len(block) < size
+            cut = len(block) if last else block.rfind(b"\n") + 1
             if cut == 0:
-                carry = data
+                size *= 2  # a line longer than a block
                 continue
-            chunk, carry = data[:cut], data[cut:]
             pos = 0
-            while pos < len(chunk):
-                at = _next_special(chunk, pos, blanks)
+            while pos < cut:
+                at = _next_special(block, pos, cut, blanks)
                 if at < 0:
                     break
-                end = chunk.find(b"\n", at)
-                end = len(chunk) if end < 0 else end
-                physical = lines_before + chunk.count(b"\n", 0, at) + 1
+                end = block.find(b"\n", at, cut)
+                end = cut if end < 0 else end
+                physical = lines_before + block.count(b"\n", 0, at) + 1
                 scan.skipped.append(physical)
-                if chunk[at : at + 1] == b"#":
-                    scan.header(chunk[at:end], physical, offset + at, offset + end + 1)
+                if block[at : at + 1] == b"#":
+                    scan.header(block[at:end], physical, offset + at, offset + end + 1)
                 pos = end + 1
-            lines_before += chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-            offset += len(chunk)
-            if not block:
+            lines_before += block.count(b"\n", 0, cut) + (0 if block[cut - 1] == 10 else 1)
+            offset += cut
+            if last or head_only:
                 break
     for segment in scan.segments:
         if segment.end < 0:

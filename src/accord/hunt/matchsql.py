@@ -2,34 +2,47 @@
 
 Inputs (tables or views the engine provides):
 
-* ``obs(file_no, ord, ts_us, log_type, field, kind, value)``: observed values (see ``readers``);
+* ``obs(file_no, ord, ts_us, log_type, field, kind, value)``: observed values (see
+  :mod:`accord.hunt.observations`), ``kind`` one of ``ip``, ``name``, ``url``, ``hash``,
+  ``email``;
 * ``ind_values(ikey, k, v)``: indicator values to match by equality, ``k`` one of ``ip``,
   ``name``, ``url``, ``hash``, ``email`` (domain indicators also in Unicode form for IDNs);
 * ``ind_nets(ikey, fam, plen, netkey, bits)``: CIDR indicators; IPv4 ones keyed by the
   network number ``address // 2**(32 - plen)``, IPv6 ones by the first ``plen`` bits as text;
   ``plens(fam, plen, div)`` their distinct prefix lengths (``div = 2**(32 - plen)``);
-  ``net_octets(a)``: first octets any IPv4 network covers (a cheap filter before the cut);
-* ``nums(n)``: 1 … the most labels any domain indicator has;
-* ``ip6_bits(v, bits)``: the 128-bit form of observed IPv6 addresses (only filled when IPv6
-  networks are hunted: address arithmetic is not portable SQL).
+  ``octet_prefixes(p)``: the first three characters of any IPv4 address some network
+  covers (``'7.1'``, ``'75.'``, ``'175'``: a cheap filter before the cut);
+* ``name_cuts(labels, n)``: for an observed name of ``labels`` labels (128 standing for
+  128 or more), each label count ``n`` that domain indicators have and that is not more
+  than ``labels``: the parent domains worth looking up;
+* ``ip6_bits(v, bits)``: the 128-bit form of observed IPv6 addresses, keyed by the value as
+  observed (only filled when IPv6 networks are hunted: address arithmetic is not portable
+  SQL).
 
-Output: one row per (observation, indicator) match. The definition is two queries:
-:data:`MATCHED_SQL` (distinct observed values → indicator keys) and :data:`HITS_SQL` (those
-values back to the observations); :data:`HUNT_SQL` is the two as one statement.
+Output: one row per (observation, indicator) match (:data:`HIT_COLUMNS`). The definition is
+two queries: :data:`MATCHED_SQL` (the rules that need normalising or expanding a value, run
+on *distinct* observed values → indicator keys) and :data:`HITS_SQL` (exact addresses and
+hashes probed straight from the observations, plus the matched values joined back to the
+observations that carry them); :data:`HUNT_SQL` is the two as one statement.
 
-Matching works on the *distinct* observed values (a log repeats the same addresses and names
-over and over); only the few values that matched are joined back to the observations.
+Why two shapes: an exact address or hash is one hash probe per observation, cheaper than
+first collapsing the observations to distinct values; cutting an address to every prefix
+length, expanding a name to its parent domains or parsing a URL costs more, so it is done
+once per distinct value (logs repeat the same addresses, names and URLs over and over) and
+only the few values that matched are joined back.
 
 How each rule stays a hash join (no regular expression is built from an indicator, nothing
 from the input is evaluated):
 
 * addresses, hashes, emails, URLs: equality on a normalised value;
-* domains: each distinct observed name is expanded to its suffixes at label boundaries
-  (``a.b.evil.com`` → ``evil.com``, ``b.evil.com``, …; only as many labels as the longest
-  indicator has), then joined by equality, so ``evil.com`` matches every subdomain;
-* CIDR: each distinct observed address whose first octet some network covers is cut to
-  every prefix length present among the indicators, and joined on ``(family, length,
-  network)``: one equi-join per distinct prefix length, fused into one.
+* domains: each distinct observed name is cut to its suffixes at label boundaries, only at
+  the label counts the indicators have (``a.b.evil.com`` → ``evil.com`` when every domain
+  indicator has two labels), then joined by equality, so ``evil.com`` matches every
+  subdomain;
+* CIDR: the observed addresses whose first octet some network covers (a cheap test on each
+  observation, before collapsing them to distinct values) are cut to every prefix length
+  present among the indicators, and joined on ``(family, length, network)``: one equi-join
+  per distinct prefix length, fused into one.
 
 Only functions that both dialects spell the same way are used; DuckDB gets Spark's
 ``substring_index`` as a macro (:data:`DUCKDB_MACROS`).
@@ -39,116 +52,109 @@ from __future__ import annotations
 
 DUCKDB_MACROS = """
 CREATE OR REPLACE MACRO substring_index(s, d, k) AS (
-  CASE WHEN k < 0 THEN array_to_string(
-      list_slice(string_split(s, d), greatest(len(string_split(s, d)) + k + 1, 1),
-                 len(string_split(s, d))), d)
+  CASE WHEN k < 0 THEN array_to_string(list_slice(string_split(s, d), k, -1), d)
   ELSE array_to_string(list_slice(string_split(s, d), 1, k), d) END
 );
 """
 
-_NORMALISED = """
-dv AS (
-  SELECT kind, value FROM obs GROUP BY kind, value
-),
-o AS (
-  SELECT kind, value,
-    CASE
-      WHEN kind = 'email' THEN lower(trim(
-        CASE WHEN value LIKE '%<%>%' THEN regexp_extract(value, '<([^<>]*)>', 1) ELSE value END))
-      WHEN kind = 'name' THEN lower(
-        CASE WHEN value LIKE '%.' THEN substring(value, 1, length(value) - 1) ELSE value END)
-      WHEN kind = 'url' THEN concat(
-        CASE
-          WHEN (u_scheme IN ('', 'http') AND lower(u_host) LIKE '%:80')
-            THEN substring(lower(u_host), 1, length(u_host) - 3)
-          WHEN (u_scheme = 'https' AND lower(u_host) LIKE '%:443')
-            THEN substring(lower(u_host), 1, length(u_host) - 4)
-          ELSE lower(u_host)
-        END,
-        u_path)
-      ELSE lower(value)
-    END AS nv
+# URL normalisation: scheme optional (the regular expressions run only on values that have
+# one), host lower case, default port dropped, path and query as they are.
+_URL_PARTS = """
+url_split AS (
+  SELECT value, u_scheme,
+    CASE WHEN instr(u_rest, '/') > 0
+      THEN substring(u_rest, 1, instr(u_rest, '/') - 1) ELSE u_rest END AS u_host,
+    CASE WHEN instr(u_rest, '/') > 0
+      THEN substring(u_rest, instr(u_rest, '/')) ELSE '/' END AS u_path
   FROM (
-    SELECT u1.*,
-      CASE WHEN instr(u_rest, '/') > 0
-        THEN substring(u_rest, 1, instr(u_rest, '/') - 1) ELSE u_rest END AS u_host,
-      CASE WHEN instr(u_rest, '/') > 0
-        THEN substring(u_rest, instr(u_rest, '/')) ELSE '/' END AS u_path
-    FROM (
-      SELECT dv.*,
-        CASE WHEN kind = 'url'
-          THEN lower(regexp_extract(value, '^([A-Za-z][A-Za-z0-9+.-]*)://', 1)) END AS u_scheme,
-        CASE WHEN kind = 'url'
-          THEN regexp_replace(value, '^[A-Za-z][A-Za-z0-9+.-]*://', '') END AS u_rest
-      FROM dv
-    ) u1
-  ) u2
+    SELECT value,
+      CASE WHEN instr(value, '://') > 0
+        THEN lower(regexp_extract(value, '^([A-Za-z][A-Za-z0-9+.-]*)://', 1)) ELSE '' END
+        AS u_scheme,
+      CASE WHEN instr(value, '://') > 0
+        THEN regexp_replace(value, '^[A-Za-z][A-Za-z0-9+.-]*://', '') ELSE value END AS u_rest
+    FROM (SELECT value FROM obs WHERE kind = 'url' GROUP BY value) d
+  ) u
+),
+url_norm AS (
+  SELECT value, concat(
+    CASE
+      WHEN (u_scheme IN ('', 'http') AND lower(u_host) LIKE '%:80')
+        THEN substring(lower(u_host), 1, length(u_host) - 3)
+      WHEN (u_scheme = 'https' AND lower(u_host) LIKE '%:443')
+        THEN substring(lower(u_host), 1, length(u_host) - 4)
+      ELSE lower(u_host)
+    END,
+    u_path) AS nv
+  FROM url_split
 )"""
 
 MATCHED_SQL = f"""
-WITH {_NORMALISED.strip()},
-exact_hits AS (
-  SELECT o.kind, o.value, i.ikey
-  FROM o JOIN ind_values i ON i.k = o.kind AND i.v = o.nv
-  WHERE o.kind IN ('ip', 'hash', 'email', 'url')
+WITH {_URL_PARTS.strip()},
+email_norm AS (
+  SELECT value, lower(trim(
+    CASE WHEN value LIKE '%<%>%' THEN regexp_extract(value, '<([^<>]*)>', 1) ELSE value END))
+    AS nv
+  FROM (SELECT value FROM obs WHERE kind = 'email' GROUP BY value) d
 ),
 name_keys AS (
-  SELECT DISTINCT nk FROM (
-    SELECT nv AS nk FROM o WHERE kind = 'name'
-    UNION ALL
-    SELECT substring_index(nv, '@', -1) AS nk FROM o WHERE kind = 'email' AND nv LIKE '%@%'
-  ) k
-),
-suffixes AS (
-  SELECT k.nk, substring_index(k.nk, '.', 0 - n.n) AS suffix
-  FROM name_keys k JOIN nums n ON n.n <= length(k.nk) - length(replace(k.nk, '.', '')) + 1
+  SELECT 'name' AS kind, value,
+    lower(CASE WHEN value LIKE '%.' THEN substring(value, 1, length(value) - 1) ELSE value END)
+      AS nk
+  FROM (SELECT value FROM obs WHERE kind = 'name' GROUP BY value) d
+  UNION ALL
+  SELECT 'email' AS kind, value, substring_index(nv, '@', -1) AS nk
+  FROM email_norm WHERE nv LIKE '%@%'
 ),
 name_hits AS (
-  SELECT o.kind, o.value, i.ikey
-  FROM o
-  JOIN suffixes s ON s.nk = CASE WHEN o.kind = 'email' THEN substring_index(o.nv, '@', -1)
-                                 ELSE o.nv END
-  JOIN ind_values i ON i.k = 'name' AND i.v = s.suffix
-  WHERE o.kind IN ('name', 'email')
+  SELECT k.kind, k.value, i.ikey
+  FROM (
+    SELECT k.kind, k.value, substring_index(k.nk, '.', 0 - c.n) AS suffix
+    FROM name_keys k
+    JOIN name_cuts c ON c.labels = least(length(k.nk) - length(replace(k.nk, '.', '')) + 1, 128)
+  ) k
+  JOIN ind_values i ON i.k = 'name' AND i.v = k.suffix
+),
+ip4_first AS (
+  -- only addresses whose first octet some network covers are cut to prefixes
+  SELECT value, try_cast(substring(value, 1, instr(value, '.') - 1) AS BIGINT) AS a
+  FROM (
+    SELECT value FROM obs
+    WHERE kind = 'ip' AND left(value, 3) IN (SELECT p FROM octet_prefixes)
+    GROUP BY value
+  ) f
 ),
 ip4 AS (
-  SELECT nv, a,
-    try_cast(split_part(nv, '.', 2) AS BIGINT) AS b,
-    try_cast(split_part(nv, '.', 3) AS BIGINT) AS c,
-    try_cast(split_part(nv, '.', 4) AS BIGINT) AS d
-  FROM (
-    SELECT nv, try_cast(split_part(nv, '.', 1) AS BIGINT) AS a
-    FROM o
-    WHERE kind = 'ip' AND instr(nv, ':') = 0
-      AND length(nv) - length(replace(nv, '.', '')) = 3
-  ) first_octet
-  WHERE a IN (SELECT a FROM net_octets)
-),
-net4_keys AS (
-  SELECT i.nv, p.plen,
-    CAST(floor((a * 16777216 + b * 65536 + c * 256 + d) / p.div) AS BIGINT) AS netkey
-  FROM ip4 i JOIN plens p ON p.fam = 4
-  WHERE b BETWEEN 0 AND 255 AND c BETWEEN 0 AND 255 AND d BETWEEN 0 AND 255
+  SELECT f.value, f.a,
+    try_cast(split_part(f.value, '.', 2) AS BIGINT) AS b,
+    try_cast(split_part(f.value, '.', 3) AS BIGINT) AS c,
+    try_cast(split_part(f.value, '.', 4) AS BIGINT) AS d,
+    length(f.value) - length(replace(f.value, '.', '')) AS dots
+  FROM ip4_first f
 ),
 net4_hits AS (
-  SELECT o.kind, o.value, n.ikey
-  FROM o
-  JOIN net4_keys k ON k.nv = o.nv
+  SELECT 'ip' AS kind, k.value, n.ikey
+  FROM (
+    SELECT i.value, p.plen,
+      CASE WHEN dots = 3 AND instr(value, ':') = 0 AND a BETWEEN 0 AND 255
+          AND b BETWEEN 0 AND 255 AND c BETWEEN 0 AND 255 AND d BETWEEN 0 AND 255
+        THEN CAST(floor((a * 16777216 + b * 65536 + c * 256 + d) / p.div) AS BIGINT)
+      END AS netkey
+    FROM ip4 i JOIN plens p ON p.fam = 4
+  ) k
   JOIN ind_nets n ON n.fam = 4 AND n.plen = k.plen AND n.netkey = k.netkey
-  WHERE o.kind = 'ip'
-),
-net6_keys AS (
-  SELECT b.v AS nv, p.plen, substring(b.bits, 1, p.plen) AS prefix
-  FROM ip6_bits b JOIN plens p ON p.fam = 6
 ),
 net6_hits AS (
-  SELECT o.kind, o.value, n.ikey
-  FROM o
-  JOIN net6_keys k ON k.nv = o.nv
-  JOIN ind_nets n ON n.fam = 6 AND n.plen = k.plen AND n.bits = k.prefix
-  WHERE o.kind = 'ip'
+  SELECT 'ip' AS kind, b.v AS value, n.ikey
+  FROM ip6_bits b
+  JOIN plens p ON p.fam = 6
+  JOIN ind_nets n ON n.fam = 6 AND n.plen = p.plen AND n.bits = substring(b.bits, 1, p.plen)
 )
-SELECT kind, value, ikey FROM exact_hits
+SELECT 'url' AS kind, u.value, i.ikey
+FROM url_norm u JOIN ind_values i ON i.k = 'url' AND i.v = u.nv
+UNION ALL
+SELECT 'email' AS kind, e.value, i.ikey
+FROM email_norm e JOIN ind_values i ON i.k = 'email' AND i.v = e.nv
 UNION ALL
 SELECT kind, value, ikey FROM name_hits
 UNION ALL
@@ -157,19 +163,29 @@ UNION ALL
 SELECT kind, value, ikey FROM net6_hits
 """
 
-# Step 2: the few matched values back to the observations that carry them. ``matched`` is
-# the result of MATCHED_SQL, kept as a (small) table so that the join builds on it.
-HITS_SQL = """
-SELECT obs.file_no, obs.ord, obs.ts_us, obs.log_type, obs.field, obs.kind, obs.value, m.ikey
+_OBS_COLUMNS = "obs.file_no, obs.ord, obs.ts_us, obs.log_type, obs.field, obs.kind, obs.value"
+
+# Step 2: exact addresses and hashes straight from the observations, and the values MATCHED_SQL
+# found (``matched``, a small table so that the join builds on it) back to their observations.
+HITS_SQL = f"""
+SELECT {_OBS_COLUMNS}, i.ikey
+FROM obs JOIN ind_values i ON i.k = 'ip'
+  AND i.v = CASE WHEN instr(obs.value, ':') > 0 THEN lower(obs.value) ELSE obs.value END
+WHERE obs.kind = 'ip'
+UNION ALL
+SELECT {_OBS_COLUMNS}, i.ikey
+FROM obs JOIN ind_values i ON i.k = 'hash' AND i.v = lower(obs.value)
+WHERE obs.kind = 'hash'
+UNION ALL
+SELECT {_OBS_COLUMNS}, m.ikey
 FROM obs JOIN matched m ON m.kind = obs.kind AND m.value = obs.value
+WHERE obs.kind IN ('ip', 'name', 'url', 'email')
 """
 
 # The whole definition as one query (for engines that prefer one statement).
 HUNT_SQL = f"WITH matched AS ({MATCHED_SQL.strip()})\n" + HITS_SQL.strip()
 
 # Observed IPv6 addresses that need their bit form (only when IPv6 networks are hunted).
-IPV6_VALUES_SQL = (
-    "SELECT DISTINCT lower(value) AS v FROM obs WHERE kind = 'ip' AND value LIKE '%:%'"
-)
+IPV6_VALUES_SQL = "SELECT DISTINCT value AS v FROM obs WHERE kind = 'ip' AND instr(value, ':') > 0"
 
 HIT_COLUMNS = ("file_no", "ord", "ts_us", "log_type", "field", "kind", "value", "ikey")

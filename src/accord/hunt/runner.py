@@ -1,11 +1,12 @@
 """``run_hunt``: files in, evidence out. Orchestrates readers, an engine and the store.
 
-Per file: decompress if needed, detect the format, read it into observations, match, then
-commit the file's hits and its new watermark in **one** transaction. An interrupted hunt
-therefore leaves whole files done or untouched, and a re-run skips the files whose
-fingerprint, settings and watermark show they are already hunted against every current
-indicator: it resumes without duplicates. Sightings are rebuilt from the stored hits at the
-end, per (indicator, source), so they always agree with the evidence.
+Per file: decompress if needed, detect the format and read it into observations; the engine
+matches a batch of files at once; then each file's hits and its new watermark are committed
+in **one** transaction per file. An interrupted hunt therefore leaves whole files done or
+untouched, and a re-run skips the files whose fingerprint, settings and watermark show they
+are already hunted against every current indicator: it resumes without duplicates.
+Sightings are rebuilt from the stored hits at the end, per (indicator, source), so they
+always agree with the evidence.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import orjson
 from sqlalchemy import and_, delete, func, insert, select, update
 
 from accord.hunt import tables as t
-from accord.hunt.engines import DuckDBEngine, Engine, Hit, SparkEngine
+from accord.hunt.engines import BATCH_BYTES, DuckDBEngine, Engine, Hit, SparkEngine
 from accord.hunt.indicators import IndicatorSet, load_indicators, store_clock
 from accord.hunt.inputs import FORMATS, Problem, StrictStop, detect_format, fingerprint, open_plain
-from accord.hunt.readers import ReadError, ReadOptions, ReadResult, read_file, release
+from accord.hunt.readbase import ReadError, ReadOptions, ReadResult
+from accord.hunt.readers import read_file
 from accord.hunt.sightings import SightingFacts, build_sighting, sighting_id
 from accord.model.errors import AccordError, NotFound
 from accord.model.timestamps import format_micros
@@ -301,6 +303,7 @@ class HuntOptions:
     timezone: str | None = None
     source_name: str | None = None
     memory_limit: str = "1536MB"
+    batch_bytes: int = BATCH_BYTES  # logs the DuckDB engine matches together
     cache_dir: Path | None = None  # indicator snapshots (the CLI uses <home>/hunt-cache)
     progress: Progress = field(default_factory=Progress)
 
@@ -407,7 +410,7 @@ def _plan(
 
 def _make_engine(options: HuntOptions, workdir: Path) -> Engine:
     if options.engine == "duckdb":
-        return DuckDBEngine(workdir, options.memory_limit)
+        return DuckDBEngine(workdir, options.memory_limit, batch_bytes=options.batch_bytes)
     if options.engine == "spark":
         return SparkEngine(
             workdir,
@@ -511,6 +514,22 @@ def _received(store: Store, ids: Iterable[str]) -> dict[str, int]:
     return found
 
 
+def _type_and_tlp(store: Store, ids: Iterable[str]) -> dict[str, tuple[str, TLP]]:
+    """Type and marking of the current version of each object (not the whole object)."""
+    o = s.objects
+    found: dict[str, tuple[str, TLP]] = {}
+    unique = sorted(set(ids))
+    with store.engine.connect() as conn:
+        for start in range(0, len(unique), 500):
+            for oid, obj_type, tlp in conn.execute(
+                select(o.c.id, o.c.type, o.c.tlp).where(
+                    o.c.id.in_(unique[start : start + 500]), o.c.is_current
+                )
+            ):
+                found[oid] = (obj_type, TLP(tlp))
+    return found
+
+
 def write_sightings(store: Store, identity_id: str, source_ids: Iterable[int]) -> tuple[int, int]:
     """Rebuild the sightings of these sources from their stored hits; (written, unchanged)."""
     h = t.hunt_hits
@@ -529,20 +548,19 @@ def write_sightings(store: Store, identity_id: str, source_ids: Iterable[int]) -
                 )
     if not facts:
         return 0, 0
-    refs = store.get_many(sorted({f.indicator_id for f in facts}))
-    existing = store.get_many(
-        [sighting_id(identity_id, f.indicator_id, f.source_name) for f in facts]
-    )
+    refs = _type_and_tlp(store, {f.indicator_id for f in facts})
+    ids = [sighting_id(identity_id, f.indicator_id, f.source_name) for f in facts]
+    existing = store.get_many(ids)
     node_default = store.node_default_tlp
     written = unchanged = 0
     now = _now_us()
     with store.writer("node", "hunt") as writer:
-        for item in facts:
-            row = refs.get(item.indicator_id)
-            if row is None or row.type != "indicator":
+        for item, sid in zip(facts, ids, strict=True):
+            obj_type, tlp = refs.get(item.indicator_id, (None, TLP.CLEAR))
+            if obj_type != "indicator":
                 continue  # SCO hits are evidence too, but a sighting must point at an SDO
-            level = max(row.tlp, node_default)
-            current = existing.get(sighting_id(identity_id, item.indicator_id, item.source_name))
+            level = max(tlp, node_default)
+            current = existing.get(sid)
             obj = build_sighting(
                 SightingFacts(
                     item.indicator_id,
@@ -708,8 +726,10 @@ def _hunt_group(
             ids.append(subset.obj_ids())
         return ids[0]
 
-    def drain() -> None:
-        for file_no, hits in engine.results():
+    def drain(final: bool) -> None:
+        matched = list(engine.results(final))
+        subset.prefetch(hit[7] for _, hits in matched for hit in hits)  # one pass for all
+        for file_no, hits in matched:
             job, read = pending.pop(file_no)
             count = _commit_file(store, job, read, hits, subset, clock, hunted_ids)
             job.report.hits = count
@@ -728,11 +748,13 @@ def _hunt_group(
             read = read_file(
                 engine.con, opened, fmt, ReadOptions(job.timezone, job.field_map), workdir
             )
+            plain_size = opened.plain.stat().st_size  # what a batch holds: decompressed
         except (ReadError, OSError) as exc:
             report.status = "failed"
             problem = Problem(str(job.path), None, str(exc).split(": ", 1)[-1])
             summary.problems.append(problem)
             if opts.strict:
+                drain(final=True)  # the files before this one are whole: commit them
                 raise StrictStop(f"{problem} (stopped: --strict)") from None
             opts.progress.file_done(report)
             continue
@@ -744,14 +766,12 @@ def _hunt_group(
         report.bad_lines = read.bad + opened.lost_lines
         summary.problems.extend(read.problems)
         if opts.strict and read.problems:
+            drain(final=True)
             raise StrictStop(f"{read.problems[0]} (stopped: --strict; this file was not committed)")
-        try:
-            engine.submit(file_no)
-        finally:
-            release(engine.con, read)
+        engine.submit(file_no, read.tables, plain_size)
         pending[file_no] = (job, read)
-        drain()
-    drain()
+        drain(final=False)
+    drain(final=True)
 
 
 def _finish_sources(store: Store, targets: list[tuple[LogSource, list[Path]]], clock: int) -> None:
