@@ -130,7 +130,10 @@ start = time.perf_counter()
 report = import_file(store, path, ctx, "stix")
 elapsed = time.perf_counter() - start
 peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"stored": report.result.stored, "seconds": elapsed, "peak_mb": peak_kb / 1024}))
+# Worker processes (joined by now) are children: the largest one's peak.
+worker_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"stored": report.result.stored, "seconds": elapsed, "peak_mb": peak_kb / 1024,
+                  "worker_peak_mb": worker_kb / 1024}))
 """
 
 
@@ -176,6 +179,21 @@ def drop_pg(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _peak(result: dict) -> str:
+    """Peak RSS of the importing process, and of its largest worker process if any."""
+    text = f"{result['peak_mb']:.0f} MB"
+    if result.get("worker_peak_mb"):
+        text += f" + workers ≤ {result['worker_peak_mb']:.0f} MB each"
+    return text
+
+
+def _print_load(when: str) -> None:
+    """The machine's load: other processes' work slows accord and stix2 alike, but not
+    necessarily equally (accord uses every core, stix2.parse one)."""
+    one, five, _ = os.getloadavg()
+    print(f"load average {when}: {one:.2f} (1 min), {five:.2f} (5 min)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--indicators", type=int, default=100_000)
@@ -188,13 +206,14 @@ def main() -> None:
         bundle = tmpdir / "bundle.json"
         total = generate(bundle, args.indicators)
         size_mb = bundle.stat().st_size / 1e6
-        print(f"bundle: {total:,} objects, {size_mb:.1f} MB")
+        print(f"bundle: {total:,} objects, {size_mb:.1f} MB (cores: {os.cpu_count()})")
+        _print_load("before")
 
         sqlite = run_import(f"sqlite:///{tmpdir / 'bench.db'}", bundle)
         sqlite_rate = sqlite["stored"] / sqlite["seconds"]
         print(
             f"accord import → SQLite:      {sqlite_rate:10,.0f} objects/s "
-            f"({sqlite['seconds']:.1f} s, peak {sqlite['peak_mb']:.0f} MB)"
+            f"({sqlite['seconds']:.1f} s, peak {_peak(sqlite)})"
         )
         pg_rate = None
         pg_url = pg_database()
@@ -204,7 +223,7 @@ def main() -> None:
                 pg_rate = pg["stored"] / pg["seconds"]
                 print(
                     f"accord import → PostgreSQL:  {pg_rate:10,.0f} objects/s "
-                    f"({pg['seconds']:.1f} s, peak {pg['peak_mb']:.0f} MB)"
+                    f"({pg['seconds']:.1f} s, peak {_peak(pg)})"
                 )
             finally:
                 drop_pg(pg_url)
@@ -218,6 +237,7 @@ def main() -> None:
         )
         if pg_rate:
             print(f"ratio accord PostgreSQL / stix2.parse: {pg_rate / ref_rate:6.1f}x")
+        _print_load("after")
 
         if args.big_gb > 0:
             big = tmpdir / "big.json"
@@ -228,7 +248,7 @@ def main() -> None:
             result = run_import(f"sqlite:///{tmpdir / 'big.db'}", big)
             print(
                 f"accord import of the big bundle: {result['stored'] / result['seconds']:,.0f} "
-                f"objects/s, peak memory {result['peak_mb']:.0f} MB (target < 1024 MB)"
+                f"objects/s, peak memory {_peak(result)} (target < 1024 MB)"
             )
 
 

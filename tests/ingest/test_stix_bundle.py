@@ -53,6 +53,24 @@ def test_bundle_head_beyond_the_sniffed_bytes(tmp_path: Path) -> None:
     assert _read(tmp_path, json.dumps({"type": "bundle", "objects": [obj]})) == [("object 0", obj)]
 
 
+def test_objects_beyond_the_head_stream_through_ijson(tmp_path: Path) -> None:
+    """A property larger than the sniffed head before ``objects``: the slower path."""
+    objs = [malware(), malware()]
+    text = json.dumps({"type": "bundle", "x_note": "n" * HEAD_BYTES, "objects": objs})
+    assert _read(tmp_path, text) == [("object 0", objs[0]), ("object 1", objs[1])]
+    error = _assert_refused(tmp_path, text[:-30])
+    assert error.place == "object 1"
+
+
+def test_text_after_the_objects_is_checked(tmp_path: Path) -> None:
+    obj = malware()
+    ok = json.dumps({"type": "bundle", "objects": [obj], "id": "bundle--x"})
+    assert _read(tmp_path, ok) == [("object 0", obj)]
+    error = _assert_refused(tmp_path, ok[:-2])
+    assert error.place == "object 1"
+    assert "truncated or malformed JSON after 1 complete objects" in error.reason
+
+
 def test_floats_and_big_numbers_survive(tmp_path: Path) -> None:
     obj = malware(x_score=0.1, x_ratio=1e-7, x_count=2**53 + 1, x_neg=-0.0, x_exp=12.5e3)
     ((_, got),) = _read(tmp_path, json.dumps({"type": "bundle", "objects": [obj]}))

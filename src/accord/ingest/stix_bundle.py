@@ -1,8 +1,9 @@
 """Streaming reader for STIX 2.1 JSON: a bundle, a bare list of objects, or one object.
 
-A bundle of any size is read with ijson's C backend, one object at a time, so a 1 GB file
-needs memory for one object, not for the file. The top-level keys that come before the
-``objects`` array are read from the head of the file to recognise STIX 2.0 bundles.
+A bundle of any size is read a chunk at a time (see :mod:`accord.ingest.stix_scan`), so a
+1 GB file needs memory for a chunk of objects, not for the file. The top-level keys that
+come before the ``objects`` array are read from the head of the file to recognise STIX 2.0
+bundles.
 """
 
 from __future__ import annotations
@@ -15,9 +16,17 @@ import ijson
 import orjson
 
 from accord.ingest.context import ImportContext, Located
+from accord.ingest.stix_scan import (
+    ArrayScanner,
+    Segment,
+    array_start,
+    check_document,
+    segment_objects,
+)
 from accord.model.errors import InputError
 
 HEAD_BYTES = 1 << 16
+_IJSON_RUN = 500
 
 
 def _first_char(head: bytes) -> str:
@@ -63,6 +72,19 @@ def read_stix(path: Path, ctx: ImportContext, stream: IO[bytes] | None = None) -
 
     ``stream`` lets the importer pass a counting file object for its progress bar.
     """
+    for segment in read_stix_segments(path, stream):
+        for offset, obj in enumerate(segment_objects(segment)):
+            yield f"object {segment.first + offset}", obj
+
+
+def read_stix_segments(path: Path, stream: IO[bytes] | None = None) -> Iterator[Segment]:
+    """The objects of a STIX document in file order, as :class:`Segment` runs.
+
+    A bundle's (or a bare list's) array is split by :class:`ArrayScanner`; the document
+    around it is checked once the array has been read, so a file truncated after its
+    last object is still refused whole. Bundles whose ``objects`` key lies beyond the
+    first 64 KB stream through ijson instead.
+    """
     handle = stream if stream is not None else path.open("rb")
     try:
         head = handle.read(HEAD_BYTES)
@@ -83,22 +105,48 @@ def read_stix(path: Path, ctx: ImportContext, stream: IO[bytes] | None = None) -
                         "this is a STIX 2.0 bundle (spec_version '2.0'); accord stores STIX 2.1 "
                         "only: convert it to 2.1 first, keeping the producer's ids",
                     )
-                yield from _items(handle, "objects.item")
+                start = array_start(head) if keys.get("__objects__") else None
+                if start is None:
+                    yield from _item_segments(handle, "objects.item")
+                else:
+                    yield from _scan(handle, head[:start], skip + start + 1)
                 return
             # A single object: small by nature, parse it whole.
             try:
                 obj = orjson.loads(handle.read())
             except orjson.JSONDecodeError as exc:
                 raise InputError("object 0", f"invalid JSON: {exc}") from None
-            yield "object 0", obj
+            yield Segment(0, None, [obj])
             return
         if first == "[":
-            yield from _items(handle, "item")
+            start = head.index(b"[")
+            yield from _scan(handle, head[:start], skip + start + 1)
             return
         raise InputError("", "not STIX JSON: expected a bundle, a list of objects or an object")
     finally:
         if stream is None:
             handle.close()
+
+
+def _scan(handle: IO[bytes], prefix: bytes, offset: int) -> Iterator[Segment]:
+    handle.seek(offset)
+    scanner = ArrayScanner(handle)
+    yield from scanner.segments()
+    check_document(prefix, scanner.tail, scanner.index)
+
+
+def _item_segments(handle: IO[bytes], prefix: str) -> Iterator[Segment]:
+    """ijson's stream, for the rare bundle the scanner does not take, in small runs."""
+    run: list[Any] = []
+    first = 0
+    for _place, obj in _items(handle, prefix):
+        run.append(obj)
+        if len(run) >= _IJSON_RUN:
+            yield Segment(first, None, run)
+            first += len(run)
+            run = []
+    if run:
+        yield Segment(first, None, run)
 
 
 def _items(handle: IO[bytes], prefix: str) -> Iterator[Located]:

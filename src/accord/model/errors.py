@@ -23,6 +23,10 @@ class InputError(AccordError):
         self.reason = reason
         super().__init__(f"{place}: {reason}" if place else reason)
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        # Pickled by (place, reason), so that the error crosses from a worker process.
+        return type(self), (self.place, self.reason)
+
     def at(self, outer: str) -> InputError:
         """Return the same error prefixed with an outer location (for example a file name)."""
         place = f"{outer}: {self.place}" if self.place else outer

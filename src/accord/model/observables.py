@@ -51,7 +51,15 @@ _HASH_NAMES = {
 }
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_DOMAIN = re.compile(r"(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+# An IPv4 address already in ipaddress's canonical text (no leading zeros): normalising it
+# would return it unchanged, so the hot paths skip building an ``ipaddress`` object.
+_IPV4_CANONICAL = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
+_IP_CHARS = "0123456789."
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +83,11 @@ def ip_hex(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 def network_bounds(value: str) -> tuple[str, str]:
     """Hex bounds of a network, or of a single address (both bounds equal)."""
     if "/" not in value:
-        single = ip_hex(ipaddress.ip_address(value))
+        if _IPV4_CANONICAL.fullmatch(value):
+            a, b, c, d = value.split(".")
+            single = f"{int(a):02x}{int(b):02x}{int(c):02x}{int(d):02x}"
+        else:
+            single = ip_hex(ipaddress.ip_address(value))
         return single, single
     net = ipaddress.ip_network(value, strict=False)
     return ip_hex(net.network_address), ip_hex(net.broadcast_address)
@@ -84,6 +96,8 @@ def network_bounds(value: str) -> tuple[str, str]:
 def normalize_ip(value: str) -> Observable:
     """An address or a network. ``/32`` and ``/128`` networks are single addresses."""
     text = value.strip()
+    if _IPV4_CANONICAL.fullmatch(text):
+        return Observable("ipv4", text)
     if "/" in text:
         net = ipaddress.ip_network(text, strict=False)
         if net.prefixlen == net.max_prefixlen:
@@ -102,6 +116,8 @@ def normalize_domain(value: str) -> str:
         ascii_name = text.encode("idna").decode("ascii") if not text.isascii() else text
     except UnicodeError as exc:
         raise ValueError(f"not a valid internationalised domain name: {value!r}") from exc
+    if _DOMAIN.fullmatch(ascii_name):
+        return ascii_name  # every label valid, checked in one match
     labels = ascii_name.split(".")
     if any(not _LABEL.match(label) for label in labels):
         raise ValueError(f"not a valid domain name: {value!r}")
@@ -134,6 +150,8 @@ def normalize_url(value: str) -> str:
         raise ValueError(f"bad port in URL {value!r}") from exc
     if ":" in host:  # IPv6 literal
         host_text = f"[{ipaddress.ip_address(host)}]"
+    elif host.strip(_IP_CHARS):  # a letter or other character: not an IPv4 address
+        host_text = normalize_domain(host)
     else:
         try:
             host_text = str(ipaddress.ip_address(host))
@@ -271,6 +289,8 @@ def _tokens(pattern: str) -> Iterator[tuple[str, str]]:
 
 def _split_path(path: str) -> tuple[str, list[str]]:
     obj_type, _, rest = path.partition(":")
+    if "." not in rest and "'" not in rest:
+        return obj_type, [rest]  # one plain property, the common case
     parts = re.findall(r"'[^']+'|[^.]+", rest)
     return obj_type, [p.strip("'") for p in parts]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from stix2patterns.v21.object_validator import HASHES_REGEX as _HASH_RULES
@@ -125,6 +124,15 @@ _UUID = re.compile(
 )
 
 
+# The common, plainly valid form in one match. A UUID holds no "--", so the type group
+# (lazy: it stops at the first "--" that a UUID follows) splits where rpartition("--")
+# does; anything that does not match takes the full check below.
+_IDENTIFIER = re.compile(
+    r"([a-z0-9][a-z0-9-]{1,248}?[a-z0-9])--"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+)
+
+
 def is_identifier(value: object, of_type: str | None = None) -> bool:
     """``type--uuid`` with an RFC 4122 UUID (variant bits ``10``); optionally of a given type.
 
@@ -133,6 +141,9 @@ def is_identifier(value: object, of_type: str | None = None) -> bool:
     """
     if not isinstance(value, str):
         return False
+    plain = _IDENTIFIER.fullmatch(value)
+    if plain is not None:
+        return of_type is None or plain.group(1) == of_type
     obj_type, sep, ident = value.rpartition("--")
     if not sep or (of_type is not None and obj_type != of_type):
         return False
@@ -161,7 +172,7 @@ class StixVersionError(ValueError):
 
 def check_object(obj: object) -> None:
     """Raise ``ValueError`` with the reason when ``obj`` is not a valid STIX 2.1 object."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         raise ValueError(f"a STIX object must be a JSON object, got {type(obj).__name__}")
     obj_type = obj.get("type")
     if not isinstance(obj_type, str) or not _TYPE_NAME.match(obj_type):
@@ -224,17 +235,24 @@ def check_object(obj: object) -> None:
         raise ValueError("a marking-definition needs 'definition_type' or 'extensions'")
 
 
-@lru_cache(maxsize=4096)
+_REF_KINDS: dict[str, int] = {}
+
+
 def _ref_kind(key: str) -> int:
-    """1 for ``*_ref``, 2 for ``*_refs``, 0 otherwise (cached: keys repeat across objects)."""
-    if key.endswith("_ref") and key != "object_ref":
-        return 1
-    return 2 if key.endswith("_refs") else 0
+    """1 for ``*_ref``, 2 for ``*_refs``, 0 otherwise (memoised: keys repeat across
+    objects, and a dict probe is cheaper than an lru_cache call)."""
+    kind = 1 if key.endswith("_ref") and key != "object_ref" else 2 if key.endswith("_refs") else 0
+    if len(_REF_KINDS) < 4096:
+        _REF_KINDS[key] = kind
+    return kind
 
 
 def _check_refs(obj: Mapping[str, Any]) -> None:
+    kinds = _REF_KINDS
     for key, value in obj.items():
-        kind = _ref_kind(key)
+        kind = kinds.get(key)
+        if kind is None:
+            kind = _ref_kind(key)
         if kind == 1:
             if not is_identifier(value):
                 raise ValueError(f"'{key}' must be a STIX identifier, got {value!r}")

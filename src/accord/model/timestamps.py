@@ -50,12 +50,30 @@ def from_micros(micros: int) -> datetime:
 
 def stix_micros(value: str) -> int:
     """Parse a STIX timestamp into epoch microseconds."""
-    return to_micros(parse_stix_timestamp(value))
+    if not isinstance(value, str):
+        return to_micros(parse_stix_timestamp(value))  # raises, naming the type
+    return _micros_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _micros_text(value: str) -> int:
+    # Cached like _parse_text: the store converts every versioned object's 'modified'.
+    return to_micros(_parse_text(value))
 
 
 def format_micros(micros: int) -> str:
     """Canonical STIX/TAXII timestamp with microsecond precision."""
     return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@lru_cache(maxsize=4096)
+def canonical_stamp(value: str) -> str:
+    """``value`` in the canonical microsecond form (raises ``ValueError`` if invalid).
+
+    Content hashing writes every timestamp of every object in this form; the cache keeps
+    that from costing a ``strftime`` per timestamp on a bulk import.
+    """
+    return format_micros(_micros_text(value))
 
 
 def format_millis(dt: datetime) -> str:

@@ -12,6 +12,9 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Execution option that marks a connection as a writer's (BEGIN IMMEDIATE on SQLite).
 WRITE_OPTION = "accord_write"
+# SQLite page cache per connection, and while a Writer holds it (see Store.writer).
+SQLITE_CACHE_KIB = 65536
+WRITE_CACHE_KIB = 262144
 
 
 def normalize_url(url: str) -> str:
@@ -39,7 +42,7 @@ def create_store_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA cache_size=-65536")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.execute("PRAGMA temp_store=MEMORY")
             cursor.close()
 
