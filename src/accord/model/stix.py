@@ -103,7 +103,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "software": ("name",),
     "url": ("value",),
 }
-_TIMESTAMP_PROPS = (
+# Top-level properties that hold a STIX timestamp (checked on every object).
+TIMESTAMP_PROPS = (
     "created",
     "modified",
     "valid_from",
@@ -202,7 +203,7 @@ def check_object(obj: object) -> None:
             raise ValueError(f"missing required property '{prop}'")
 
     stamps: dict[str, Any] = {}
-    for prop in _TIMESTAMP_PROPS:
+    for prop in TIMESTAMP_PROPS:
         if prop in obj:
             try:
                 stamps[prop] = parse_stix_timestamp(obj[prop])

@@ -21,24 +21,13 @@ import orjson
 from accord.model.errors import InputError
 from accord.model.observables import Observable, network_bounds, pattern_observables
 from accord.model.observables import sco_observables as _sco_observables
-from accord.model.stix import check_object, is_sco, is_versioned
+from accord.model.stix import TIMESTAMP_PROPS, check_object, is_sco, is_versioned
 from accord.model.timestamps import canonical_stamp, stix_micros
 from accord.model.tlp import MARKING_LEVEL, level_of_markings, marking_refs, standard_marking
 
-# Top-level timestamps hashed in one precision (see content_hash).
-HASHED_STAMPS = frozenset(
-    {
-        "created",
-        "modified",
-        "valid_from",
-        "valid_until",
-        "first_seen",
-        "last_seen",
-        "published",
-        "first_observed",
-        "last_observed",
-    }
-)
+# Top-level timestamps hashed in one precision (see content_hash). object_modified is
+# hashed as written: it always was, and changing it would change stored hashes.
+HASHED_STAMPS = frozenset(TIMESTAMP_PROPS) - {"object_modified"}
 _SEARCH_TEXT_KEYS = ("name", "description", "pattern", "value", "content", "abstract", "opinion")
 _SEARCH_LIST_KEYS = ("aliases", "labels", "x_mitre_aliases")
 _NOT_REFS = frozenset({"object_marking_refs", "created_by_ref"})
