@@ -258,7 +258,7 @@ def test_identical_reimport_is_a_no_op_with_provenance(mstore: Store) -> None:
 
     again = mstore.put_objects(versions, "file", "a.json")
     assert (again.stored, again.duplicates, again.received) == (0, 2, 2)
-    assert again.stored_ids == []
+    assert again.by_type == {}
     assert len(mstore.provenance(versions[0]["id"])) == 2
 
     other = mstore.put_objects(versions, "peer", "peer-b")

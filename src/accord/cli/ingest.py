@@ -95,6 +95,10 @@ def import_command(
                 console=err_console,
                 disable=not err_console.is_terminal or size < 1_000_000,
                 transient=True,
+                # No refresh thread: a large STIX file is prepared in forked worker
+                # processes, which the importer allows only in a single-threaded process.
+                # The bar is redrawn on each position report instead (every chunk).
+                auto_refresh=False,
             )
             with progress:
                 task = progress.add_task(path.name, total=size)
@@ -104,7 +108,9 @@ def import_command(
                         path,
                         ctx,
                         fmt,
-                        on_position=lambda pos, t=task, p=progress: p.update(t, completed=pos),
+                        on_position=lambda pos, t=task, p=progress: p.update(
+                            t, completed=pos, refresh=True
+                        ),
                     )
                 except InputError as exc:
                     failed += 1
