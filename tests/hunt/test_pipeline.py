@@ -3,10 +3,15 @@ indicator snapshot and its prepared match tables. Each variant must find the sam
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-from accord.hunt import query_hits
+import duckdb
+import pytest
+
+from accord.hunt import inputs, query_hits
 from accord.hunt.indicators import load_indicators
+from accord.hunt.matchsql import DUCKDB_MACROS
 from accord.hunt.matchtables import MATCH_TABLES
 
 from .helpers import TS, TS2, indicator, write, zeek
@@ -165,3 +170,71 @@ def test_header_block_longer_than_the_first_megabyte(tmp_path, hstore, hunt):
     ).split("\n", 1)
     hunt(write(tmp_path / "conn.log", first + "\n" + notes + rest))
     assert [(h.line, h.field) for h in query_hits(hstore)] == [(12_010, "id.resp_h")]
+
+
+def _spark_substring_index(s: str, d: str, k: int) -> str:
+    """Spark's ``substring_index``, as documented."""
+    if k == 0 or d == "":
+        return ""
+    parts = s.split(d)
+    return d.join(parts[:k] if k > 0 else parts[k:])
+
+
+@pytest.mark.parametrize("delim", [".", "@", ""])
+def test_duckdb_substring_index_is_sparks(delim):
+    """DuckDB's macro (fast paths for dropping one or two labels) spells Spark's function."""
+    rng = random.Random(5)
+    cases = [
+        ("".join(rng.choice("ab.@") for _ in range(rng.randint(0, 12))), rng.randint(-6, 4))
+        for _ in range(3000)
+    ]
+    cases += [("a.b.evil.com", -2), ("evil.com", -3), ("x.y.z.evil.com", -2), (".", -1)]
+    con = duckdb.connect()
+    con.execute(DUCKDB_MACROS)
+    rows = con.execute(
+        "SELECT substring_index(s, ?, k) FROM (SELECT unnest(?) AS s, unnest(?) AS k)",
+        [delim, [c[0] for c in cases], [c[1] for c in cases]],
+    ).fetchall()
+    assert [r[0] for r in rows] == [_spark_substring_index(s, delim, k) for s, k in cases]
+    assert con.execute("SELECT substring_index(NULL, '.', -2)").fetchone() == (None,)
+
+
+def test_layout_scan_across_small_blocks(tmp_path, monkeypatch):
+    """The scan reads blocks into one reused buffer: lines longer than a block, headers
+    midway and a last line without a newline are all counted as a whole-file read would."""
+    monkeypatch.setattr(inputs, "_BLOCK", 64)
+    text = zeek("conn", "ts uid", "time string", [f"{TS} C{i}" for i in range(5)])
+    text += "#fields\tts\tuid\n" + f"{TS}\t{'L' * 300}\n" + f"{TS}\tlast"
+    path = write(tmp_path / "conn.log", text)
+    layout = inputs.scan_zeek(path)
+    lines = text.split("\n")
+    assert layout.total_lines == len(lines)
+    assert layout.skipped_lines == [i + 1 for i, line in enumerate(lines) if line.startswith("#")]
+    assert [s.first_line for s in layout.segments] == [9, 16]
+
+
+def test_addresses_probed_once_against_addresses_and_matched_networks(tmp_path, hstore, hunt):
+    """Exact addresses and the addresses some network matched share one probe: each
+    observation hits each indicator once, whatever the spelling of an IPv6 address."""
+    hstore.put_objects(
+        [
+            indicator("[ipv4-addr:value = '203.0.113.0/24']"),
+            indicator("[ipv4-addr:value = '203.0.113.7']"),
+            indicator("[ipv6-addr:value = '2001:db8:bb::/48']"),
+        ]
+    )
+    rows = [
+        f"{TS} C1 203.0.113.7 10.0.0.1",
+        f"{TS} C2 2001:DB8:BB::7 2001:db8:bb::7",
+        f"{TS} C3 2001:db8:bb::7 10.0.0.2",
+    ]
+    fields, types = "ts uid id.orig_h id.resp_h", "time string addr addr"
+    hunt(write(tmp_path / "conn.log", zeek("conn", fields, types, rows)))
+    hits = sorted((h.line, h.field, h.observed, h.matched) for h in query_hits(hstore))
+    assert hits == [
+        (9, "id.orig_h", "203.0.113.7", "203.0.113.0/24"),
+        (9, "id.orig_h", "203.0.113.7", "203.0.113.7"),
+        (10, "id.orig_h", "2001:DB8:BB::7", "2001:db8:bb::/48"),
+        (10, "id.resp_h", "2001:db8:bb::7", "2001:db8:bb::/48"),
+        (11, "id.orig_h", "2001:db8:bb::7", "2001:db8:bb::/48"),
+    ]

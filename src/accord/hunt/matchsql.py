@@ -23,7 +23,9 @@ Output: one row per (observation, indicator) match (:data:`HIT_COLUMNS`). The de
 two queries: :data:`MATCHED_SQL` (the rules that need normalising or expanding a value, run
 on *distinct* observed values → indicator keys) and :data:`HITS_SQL` (exact addresses and
 hashes probed straight from the observations, plus the matched values joined back to the
-observations that carry them); :data:`HUNT_SQL` is the two as one statement.
+observations that carry them; the addresses some network matched are probed together with
+the address indicators, so each address observation is probed once); :data:`HUNT_SQL` is the
+two as one statement.
 
 Why two shapes: an exact address or hash is one hash probe per observation, cheaper than
 first collapsing the observations to distinct values; cutting an address to every prefix
@@ -38,7 +40,8 @@ from the input is evaluated):
 * domains: each distinct observed name is cut to its suffixes at label boundaries, only at
   the label counts the indicators have (``a.b.evil.com`` → ``evil.com`` when every domain
   indicator has two labels), then joined by equality, so ``evil.com`` matches every
-  subdomain;
+  subdomain; the usual cuts (the name itself, or its parent) are a ``substring`` at the first
+  dot, any other one ``substring_index``;
 * CIDR: the observed addresses whose first octet some network covers (a cheap test on each
   observation, before collapsing them to distinct values) are cut to every prefix length
   present among the indicators, and joined on ``(family, length, network)``: one equi-join
@@ -50,10 +53,23 @@ Only functions that both dialects spell the same way are used; DuckDB gets Spark
 
 from __future__ import annotations
 
+# Spark's ``substring_index`` for DuckDB. Cutting a name to its parent domain drops one or
+# two leading labels in nearly every case; those are done with ``instr`` and ``substring``
+# (splitting every name into a list of labels and joining them again cost more than the
+# whole lookup). Any other cut takes the general list form.
 DUCKDB_MACROS = """
+CREATE OR REPLACE MACRO accord_after_first(s, d) AS substring(s, instr(s, d) + length(d));
+CREATE OR REPLACE MACRO accord_drop_parts(s, d, k) AS
+  (length(s) - length(replace(s, d, ''))) // length(d) + 1 + k;
 CREATE OR REPLACE MACRO substring_index(s, d, k) AS (
-  CASE WHEN k < 0 THEN array_to_string(list_slice(string_split(s, d), k, -1), d)
-  ELSE array_to_string(list_slice(string_split(s, d), 1, k), d) END
+  CASE
+    WHEN k = 0 OR d = '' THEN substring(s, 1, 0)
+    WHEN k > 0 THEN array_to_string(list_slice(string_split(s, d), 1, k), d)
+    WHEN accord_drop_parts(s, d, k) = 1 THEN accord_after_first(s, d)
+    WHEN accord_drop_parts(s, d, k) <= 0 THEN s
+    WHEN accord_drop_parts(s, d, k) = 2 THEN accord_after_first(accord_after_first(s, d), d)
+    ELSE array_to_string(list_slice(string_split(s, d), k, -1), d)
+  END
 );
 """
 
@@ -106,12 +122,22 @@ name_keys AS (
   SELECT 'email' AS kind, value, substring_index(nv, '@', -1) AS nk
   FROM email_norm WHERE nv LIKE '%@%'
 ),
+name_labels AS (
+  SELECT kind, value, nk, least(length(nk) - length(replace(nk, '.', '')) + 1, 128) AS labels
+  FROM name_keys
+),
 name_hits AS (
+  -- the label count is known: the usual cuts (the name itself, its parent) need no search
   SELECT k.kind, k.value, i.ikey
   FROM (
-    SELECT k.kind, k.value, substring_index(k.nk, '.', 0 - c.n) AS suffix
-    FROM name_keys k
-    JOIN name_cuts c ON c.labels = least(length(k.nk) - length(replace(k.nk, '.', '')) + 1, 128)
+    SELECT k.kind, k.value,
+      CASE
+        WHEN k.labels = c.n AND k.labels < 128 THEN k.nk
+        WHEN k.labels = c.n + 1 AND k.labels < 128 THEN substring(k.nk, instr(k.nk, '.') + 1)
+        ELSE substring_index(k.nk, '.', 0 - c.n)
+      END AS suffix
+    FROM name_labels k
+    JOIN name_cuts c ON c.labels = k.labels
   ) k
   JOIN ind_values i ON i.k = 'name' AND i.v = k.suffix
 ),
@@ -165,12 +191,20 @@ SELECT kind, value, ikey FROM net6_hits
 
 _OBS_COLUMNS = "obs.file_no, obs.ord, obs.ts_us, obs.log_type, obs.field, obs.kind, obs.value"
 
+_IP_KEY = "CASE WHEN instr({v}, ':') > 0 THEN lower({v}) ELSE {v} END"
+
 # Step 2: exact addresses and hashes straight from the observations, and the values MATCHED_SQL
 # found (``matched``, a small table so that the join builds on it) back to their observations.
+# Addresses are the bulk of the observations, so they are probed once: against the address
+# indicators and the addresses some network matched together (the latter keyed the same way,
+# once per key: two spellings of one IPv6 address match the same networks).
 HITS_SQL = f"""
 SELECT {_OBS_COLUMNS}, i.ikey
-FROM obs JOIN ind_values i ON i.k = 'ip'
-  AND i.v = CASE WHEN instr(obs.value, ':') > 0 THEN lower(obs.value) ELSE obs.value END
+FROM obs JOIN (
+  SELECT v, ikey FROM ind_values WHERE k = 'ip'
+  UNION ALL
+  SELECT DISTINCT {_IP_KEY.format(v="value")} AS v, ikey FROM matched WHERE kind = 'ip'
+) i ON i.v = {_IP_KEY.format(v="obs.value")}
 WHERE obs.kind = 'ip'
 UNION ALL
 SELECT {_OBS_COLUMNS}, i.ikey
@@ -179,7 +213,7 @@ WHERE obs.kind = 'hash'
 UNION ALL
 SELECT {_OBS_COLUMNS}, m.ikey
 FROM obs JOIN matched m ON m.kind = obs.kind AND m.value = obs.value
-WHERE obs.kind IN ('ip', 'name', 'url', 'email')
+WHERE obs.kind IN ('name', 'url', 'email')
 """
 
 # The whole definition as one query (for engines that prefer one statement).
