@@ -163,3 +163,24 @@ def test_cached_conversions_still_refuse() -> None:
         stix_micros("2025-02-30T00:00:00Z")
     with pytest.raises(ValueError, match="timestamp must be a string"):
         stix_micros(1735689600)  # type: ignore[arg-type]
+
+
+# `$` matches before a final newline; every anchored check must use `\Z`, or a value with a
+# trailing newline would pass the general code (the fast paths use fullmatch and refuse it).
+_ID = "indicator--6ba7b810-9dad-41d1-80b4-00c04fd430c8"
+
+
+@pytest.mark.parametrize("value", [_ID + "\n", "indicator\n--" + _ID.split("--")[1]])
+def test_an_identifier_with_a_newline_is_refused(value: str) -> None:
+    assert not is_identifier(value)
+
+
+@pytest.mark.parametrize("stamp", ["2024-01-01T00:00:00Z\n", "2024-01-01T00:00:00.123Z\n"])
+def test_a_timestamp_with_a_trailing_newline_is_refused(stamp: str) -> None:
+    with pytest.raises(ValueError):
+        stix_micros(stamp)
+
+
+def test_a_domain_label_with_a_newline_is_refused() -> None:
+    with pytest.raises(ValueError):
+        normalize_domain("a\n.example.com")

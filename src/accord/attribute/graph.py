@@ -77,7 +77,7 @@ VALUE_CLASS = {
     "url": "url",
     "email": "email",
 }
-_GROUP_ID = re.compile(r"^G\d{4}$")
+_GROUP_ID = re.compile(r"^G\d{4}\Z")
 _PREFIX_CHANNEL = {
     "value": VALUE,
     "sector": VICTIM,

@@ -49,8 +49,8 @@ _HASH_NAMES = {
     "sha-512": "sha512",
     "sha512": "sha512",
 }
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_HEX = re.compile(r"^[0-9a-fA-F]+\Z")
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
 _DOMAIN = re.compile(r"(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 # An IPv4 address already in ipaddress's canonical text (no leading zeros): normalising it
@@ -298,7 +298,7 @@ def _split_path(path: str) -> tuple[str, list[str]]:
 # The overwhelmingly common form, one comparison of a plain property: matched in one step.
 _SINGLE = re.compile(
     r"^\s*\[\s*([a-z][a-z0-9-]*):([a-z_][a-z0-9_]*|hashes\.(?:'[^'\\]+'|[A-Za-z_][A-Za-z0-9_]*))"
-    r"\s*(=|ISSUBSET)\s*'((?:[^'\\]|\\['\\])*)'\s*\]\s*$"
+    r"\s*(=|ISSUBSET)\s*'((?:[^'\\]|\\['\\])*)'\s*\]\s*\Z"
 )
 
 

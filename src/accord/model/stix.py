@@ -116,12 +116,12 @@ TIMESTAMP_PROPS = (
     "last_observed",
     "object_modified",
 )
-_TYPE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,248})[a-z0-9]$")
+_TYPE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,248})[a-z0-9]\Z")
 _OPINIONS = frozenset({"strongly-disagree", "disagree", "neutral", "agree", "strongly-agree"})
 
 
 _UUID = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}\Z"
 )
 
 

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-_STIX_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$")
+_STIX_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z\Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

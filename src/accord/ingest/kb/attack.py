@@ -92,7 +92,7 @@ _DEPRECATED = re.compile(
     r"^\W*this (?:technique|object|software|group|tool|malware) (?:has been|is) deprecated",
     re.IGNORECASE,
 )
-_EXTERNAL_ID = re.compile(r"^(?:G\d{4}|S\d{4}|T\d{4}(?:\.\d{3})?)$")
+_EXTERNAL_ID = re.compile(r"^(?:G\d{4}|S\d{4}|T\d{4}(?:\.\d{3})?)\Z")
 _URL_PATHS = {"G": "groups", "S": "software", "T": "techniques"}
 
 
