@@ -7,16 +7,17 @@ and therefore many workers' batches.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from accord.ingest import stix_scan
+from accord.ingest import prepare_pool, stix_scan
 from accord.ingest.context import ImportContext
 from accord.ingest.importer import import_file
-from accord.model.errors import InputError, VersionConflict
+from accord.model.errors import AccordError, InputError, VersionConflict
 from accord.store import Store
 from tests.store.stix_helpers import RCERT, indicator, malware, write_bundle_file
 
@@ -85,6 +86,21 @@ def test_version_conflict_found_by_the_writer_refuses_the_file(
     path = write_bundle_file(tmp_path / "conflict.json", objs)
     before = _state(store)
     with pytest.raises(InputError, match=r"object 500 \(.*\): version .* already stored"):
+        import_file(store, path, _ctx(), "stix", workers=2)
+    assert _state(store) == before
+
+
+def _die(segment: object) -> None:
+    os._exit(9)  # a worker killed mid-import, as the OOM killer would
+
+
+def test_a_worker_that_dies_fails_the_import_clearly_and_stores_nothing(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepare_pool, "_prepare_in_worker", _die)
+    path = write_bundle_file(tmp_path / "w.json", _objects(600))
+    before = _state(store)
+    with pytest.raises(AccordError, match=r"worker process .* stopped unexpectedly"):
         import_file(store, path, _ctx(), "stix", workers=2)
     assert _state(store) == before
 

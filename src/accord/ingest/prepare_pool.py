@@ -21,10 +21,12 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
 from accord.ingest.stix_scan import Segment, parse_segment, segment_objects
+from accord.model.errors import AccordError
 from accord.store.prepare import Prepared, prepare
 
 # Below this size a pool's start-up costs more than it saves.
@@ -81,8 +83,20 @@ def prepared_batches(segments: Iterator[Segment], workers: int) -> Iterator[list
             job = segment._replace(objects=[]) if segment.data is not None else segment
             window.append(pool.submit(_prepare_in_worker, job))
             if len(window) >= _AHEAD_PER_WORKER * workers:
-                yield list(map(_as_prepared, window.popleft().result()))
+                yield list(map(_as_prepared, _result(window.popleft())))
         while window:
-            yield list(map(_as_prepared, window.popleft().result()))
+            yield list(map(_as_prepared, _result(window.popleft())))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(future: Future[list[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+    """A segment's prepared rows; a worker that died (killed, out of memory) is reported
+    as such rather than as a bare pool error, and the writer's transaction stores nothing."""
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise AccordError(
+            "a worker process preparing the file stopped unexpectedly (killed, or out of "
+            "memory?); nothing was stored. Retry, or import with fewer workers"
+        ) from exc
