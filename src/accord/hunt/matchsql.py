@@ -197,15 +197,24 @@ _IP_KEY = "CASE WHEN instr({v}, ':') > 0 THEN lower({v}) ELSE {v} END"
 # found (``matched``, a small table so that the join builds on it) back to their observations.
 # Addresses are the bulk of the observations, so they are probed once: against the address
 # indicators and the addresses some network matched together (the latter keyed the same way,
-# once per key: two spellings of one IPv6 address match the same networks).
-HITS_SQL = f"""
-SELECT {_OBS_COLUMNS}, i.ikey
-FROM obs JOIN (
+# once per key: two spellings of one IPv6 address match the same networks). The keys are
+# lower case; an observed address is probed as it is, and only an IPv6 one with capitals is
+# probed again in lower case (normalising every address in the join key cost more than the
+# probe itself).
+_IP_KEYS = f"""(
   SELECT v, ikey FROM ind_values WHERE k = 'ip'
   UNION ALL
   SELECT DISTINCT {_IP_KEY.format(v="value")} AS v, ikey FROM matched WHERE kind = 'ip'
-) i ON i.v = {_IP_KEY.format(v="obs.value")}
+)"""
+
+_HITS_BODY = f"""
+SELECT {_OBS_COLUMNS}, i.ikey
+FROM obs JOIN ip_keys i ON i.v = obs.value
 WHERE obs.kind = 'ip'
+UNION ALL
+SELECT {_OBS_COLUMNS}, i.ikey
+FROM obs JOIN ip_keys i ON i.v = lower(obs.value)
+WHERE obs.kind = 'ip' AND instr(obs.value, ':') > 0 AND obs.value <> lower(obs.value)
 UNION ALL
 SELECT {_OBS_COLUMNS}, i.ikey
 FROM obs JOIN ind_values i ON i.k = 'hash' AND i.v = lower(obs.value)
@@ -216,8 +225,10 @@ FROM obs JOIN matched m ON m.kind = obs.kind AND m.value = obs.value
 WHERE obs.kind IN ('name', 'url', 'email')
 """
 
+HITS_SQL = f"WITH ip_keys AS {_IP_KEYS}{_HITS_BODY}"
+
 # The whole definition as one query (for engines that prefer one statement).
-HUNT_SQL = f"WITH matched AS ({MATCHED_SQL.strip()})\n" + HITS_SQL.strip()
+HUNT_SQL = f"WITH matched AS ({MATCHED_SQL.strip()}),\nip_keys AS {_IP_KEYS}{_HITS_BODY}"
 
 # Observed IPv6 addresses that need their bit form (only when IPv6 networks are hunted).
 IPV6_VALUES_SQL = "SELECT DISTINCT value AS v FROM obs WHERE kind = 'ip' AND instr(value, ':') > 0"
