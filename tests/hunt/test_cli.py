@@ -59,6 +59,11 @@ def test_source_hunt_hits_timeline(csro, tmp_path):
     assert summary["files"] == 3 and summary["bad_lines"] == 0
     assert summary["sightings_written"] == 3
     assert {"bytes", "lines", "hits_per_indicator", "suppressed_indicators"} <= set(summary)
+    # where the time went: every phase ran, and together they fit in the hunt's time
+    phases = summary["phase_seconds"]
+    assert set(phases) == {"indicators", "reading", "matching", "recording"}
+    assert all(v > 0 for v in phases.values())
+    assert sum(phases.values()) <= summary["seconds"] + 0.01
     hits = orjson.loads(_run("hits", "--home", home, "--json", "--since", "2026-04-01").output)
     assert hits and all(h["timestamp"] >= "2026-04-01" for h in hits)
     text = _run("timeline", examples.INCIDENT_ID, "--home", home).output

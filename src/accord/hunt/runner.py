@@ -16,7 +16,8 @@ import hashlib
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,9 @@ class FileReport:
         return dict(self.__dict__)
 
 
+PHASES = ("indicators", "reading", "matching", "recording")
+
+
 @dataclass
 class HuntSummary:
     """What a hunt did, for people (``render_text``) and machines (``as_dict``)."""
@@ -191,6 +195,17 @@ class HuntSummary:
     problems: list[Problem] = field(default_factory=list)
     retro: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    # Where the time went: loading the indicators, reading the logs (parsing and keeping each
+    # record's line), matching, and recording hits and sightings in the store.
+    phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+
+    @contextmanager
+    def timing(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[phase] += time.perf_counter() - started
 
     @property
     def bytes(self) -> int:
@@ -228,6 +243,7 @@ class HuntSummary:
             "first_seen_before_received": self.retro,
             "problems": [p.as_dict() for p in self.problems],
             "seconds": round(self.seconds, 3),
+            "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "per_file": [f.as_dict() for f in self.files],
         }
 
@@ -643,9 +659,13 @@ def _run(
     summary.files = [j.report for j in jobs]
     todo = [j for j in jobs if j.report.status != "unchanged"]
     if todo:  # nothing to hunt: the indicators need not even be read
-        indicators = load_indicators(
-            store, use_warninglists=opts.use_warninglists, cache_dir=opts.cache_dir, clock_us=clock
-        )
+        with summary.timing("indicators"):
+            indicators = load_indicators(
+                store,
+                use_warninglists=opts.use_warninglists,
+                cache_dir=opts.cache_dir,
+                clock_us=clock,
+            )
         clock = indicators.clock_us
         summary.suppressed = indicators.suppressed
         summary.indicators_hunted = len(indicators)
@@ -666,9 +686,11 @@ def _run(
                         _advance(store, job, clock)
                         job.report.status = "unchanged"
                     continue
-                engine = _make_engine(opts, workdir)
+                with summary.timing("indicators"):
+                    engine = _make_engine(opts, workdir)
                 try:
-                    engine.load(subset)
+                    with summary.timing("indicators"):
+                        engine.load(subset)
                     _hunt_group(
                         store,
                         engine,
@@ -686,11 +708,13 @@ def _run(
     finally:
         opts.progress.stop()
         summary.seconds = time.perf_counter() - started
-    if touched:
-        written, unchanged = write_sightings(store, identity, touched)
-        summary.sightings_written, summary.sightings_unchanged = written, unchanged
-    _finish_sources(store, targets, clock)
-    _summarise_hits(store, summary, run_hits, opts.new, touched)
+    with summary.timing("recording"):
+        if touched:
+            written, unchanged = write_sightings(store, identity, touched)
+            summary.sightings_written, summary.sightings_unchanged = written, unchanged
+        _finish_sources(store, targets, clock)
+        _summarise_hits(store, summary, run_hits, opts.new, touched)
+    summary.seconds = time.perf_counter() - started  # the whole hunt, sightings included
     with store.transaction() as conn:
         conn.execute(
             update(t.hunt_runs)
@@ -727,7 +751,12 @@ def _hunt_group(
         return ids[0]
 
     def drain(final: bool) -> None:
-        matched = list(engine.results(final))
+        with summary.timing("matching"):
+            matched = list(engine.results(final))
+        with summary.timing("recording"):
+            record(matched)
+
+    def record(matched: list[tuple[int, list[Hit]]]) -> None:
         subset.prefetch(hit[7] for _, hits in matched for hit in hits)  # one pass for all
         for file_no, hits in matched:
             job, read = pending.pop(file_no)
@@ -742,12 +771,13 @@ def _hunt_group(
         report = job.report
         opened = None
         try:
-            opened = open_plain(job.path, workdir)
-            fmt = job.fmt if job.fmt != "auto" else detect_format(opened.plain)
-            report.format = fmt
-            read = read_file(
-                engine.con, opened, fmt, ReadOptions(job.timezone, job.field_map), workdir
-            )
+            with summary.timing("reading"):
+                opened = open_plain(job.path, workdir)
+                fmt = job.fmt if job.fmt != "auto" else detect_format(opened.plain)
+                report.format = fmt
+                read = read_file(
+                    engine.con, opened, fmt, ReadOptions(job.timezone, job.field_map), workdir
+                )
             plain_size = opened.plain.stat().st_size  # what a batch holds: decompressed
         except (ReadError, OSError) as exc:
             report.status = "failed"
@@ -768,7 +798,8 @@ def _hunt_group(
         if opts.strict and read.problems:
             drain(final=True)
             raise StrictStop(f"{read.problems[0]} (stopped: --strict; this file was not committed)")
-        engine.submit(file_no, read.tables, plain_size)
+        with summary.timing("matching"):  # a full batch is matched at once
+            engine.submit(file_no, read.tables, plain_size)
         pending[file_no] = (job, read)
         drain(final=False)
     drain(final=True)
