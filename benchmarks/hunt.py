@@ -274,7 +274,7 @@ started = time.perf_counter()
 summary = run_hunt(home, [sys.argv[2]], use_warninglists=False)
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "import_seconds": imported, "hits": summary.hits,
-                  "lines": summary.lines, "bytes": summary.bytes}))
+                  "lines": summary.lines, "bytes": summary.bytes, "phases": summary.phases}))
 """
 
 
@@ -292,6 +292,7 @@ def accord_run(home: NodeHome, logs: Path, size: int, lines: int) -> dict[str, A
         "peak_memory_MB": round(peak / 1e6),
         "hits": result["hits"],
         "lines_hunted": result["lines"],
+        "phase_seconds": {k: round(v, 2) for k, v in result["phases"].items()},
     }
 
 
