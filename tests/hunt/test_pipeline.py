@@ -9,12 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from accord.hunt import indicators as hunt_indicators
 from accord.hunt import inputs, query_hits
 from accord.hunt.indicators import load_indicators
 from accord.hunt.matchsql import DUCKDB_MACROS
 from accord.hunt.matchtables import MATCH_TABLES
 
 from .helpers import TS, TS2, indicator, write, zeek
+from .test_matching import _warninglist
 
 DNS_FIELDS = "ts uid id.orig_h id.resp_h query answers"
 DNS_TYPES = "time string addr addr string vector[string]"
@@ -155,6 +157,92 @@ def test_snapshot_keeps_match_tables_until_something_expires(tmp_path, hstore):
     )
     assert len(later) == 1 and later.match_tables is None  # rebuilt from what is left
     assert later.tables()["ind_values"].column("v").to_pylist() == ["198.51.100.1"]
+
+
+def _snapshot_facts(found):
+    """A snapshot's content, whatever its value keys: values, suppressed, match tables."""
+    rows = found.table.to_pylist()
+    by_key = {r["ikey"]: (r["obj_id"], r["kind"], r["value"]) for r in rows}
+    facts = sorted(tuple(v for k, v in r.items() if k != "ikey") for r in rows)
+    tables = found.tables()
+    values = sorted((by_key[r["ikey"]], r["k"], r["v"]) for r in tables["ind_values"].to_pylist())
+    nets = sorted(
+        (by_key[r["ikey"]], r["plen"], r["netkey"], r["bits"])
+        for r in tables["ind_nets"].to_pylist()
+    )
+    suppressed = sorted((x["indicator"], x["value"]) for x in found.suppressed)
+    return facts, values, nets, suppressed
+
+
+def _later(obj, **changes):
+    return {**obj, "modified": "2026-02-01T00:00:00.000Z", **changes}
+
+
+def test_snapshot_is_brought_forward_after_an_update(tmp_path, hstore, monkeypatch):
+    """After new intelligence arrives, the previous snapshot is brought forward with only
+    the objects added since (new ones, new versions, revocations) and equals a full read."""
+    _warninglist(hstore, "Public DNS resolvers", "suppress", "ipv4-net", "192.0.2.0/24")
+    kept = indicator("[ipv4-addr:value = '198.51.100.1' OR ipv4-addr:value = '10.9.0.0/16']")
+    revoked = indicator("[domain-name:value = 'gone.example']")
+    changing = indicator("[url:value = 'http://old.example/a']")
+    resolver = indicator("[ipv4-addr:value = '192.0.2.53']")
+    hstore.put_objects([kept, revoked, changing, resolver])
+    cache = tmp_path / "cache"
+    before = load_indicators(hstore, cache_dir=cache)
+    assert [x["indicator"] for x in before.suppressed] == [resolver["id"]]
+
+    added = indicator("[file:hashes.'SHA-256' = '" + "ab" * 32 + "']")
+    suppressed_now = indicator("[ipv4-addr:value = '192.0.2.8']")
+    hstore.put_objects(
+        [
+            added,
+            suppressed_now,
+            _later(revoked, revoked=True),
+            _later(changing, pattern="[url:value = 'http://new.example/b']"),
+            _later(resolver, revoked=True),
+        ]
+    )
+    reads: list[object] = []
+    query = hunt_indicators._query
+
+    def spy(store, now, ids=None):
+        reads.append(ids)
+        return query(store, now, ids)
+
+    monkeypatch.setattr(hunt_indicators, "_query", spy)
+    forward = load_indicators(hstore, cache_dir=cache)
+    assert reads and None not in reads  # only the objects added since were read
+    assert sorted(i for ids in reads for i in ids) == sorted(
+        x["id"] for x in (added, suppressed_now, revoked, changing, resolver)
+    )
+    full = load_indicators(hstore, cache_dir=tmp_path / "fresh")
+    assert _snapshot_facts(forward) == _snapshot_facts(full)
+    assert [x["indicator"] for x in forward.suppressed] == [suppressed_now["id"]]
+    values = {r["value"] for r in forward.table.to_pylist()}
+    assert "new.example/b" in values and "old.example/a" not in values  # URLs normalised
+    assert "gone.example" not in values and "10.9.0.0/16" in values
+    # and the brought-forward snapshot is the cache now: loading again reads nothing
+    reads.clear()
+    again = load_indicators(hstore, cache_dir=cache)
+    assert reads == [] and _snapshot_facts(again) == _snapshot_facts(full)
+
+
+def test_snapshot_is_read_whole_when_much_arrived(tmp_path, hstore, monkeypatch):
+    hstore.put_objects([indicator("[ipv4-addr:value = '198.51.100.1']")])
+    cache = tmp_path / "cache"
+    load_indicators(hstore, use_warninglists=False, cache_dir=cache)
+    hstore.put_objects([indicator(f"[ipv4-addr:value = '198.51.100.{i}']") for i in (2, 3)])
+    monkeypatch.setattr(hunt_indicators, "INCREMENTAL_MIN", 1)
+    monkeypatch.setattr(hunt_indicators, "INCREMENTAL_MAX_SHARE", 0.0)
+    reads: list[object] = []
+    query = hunt_indicators._query
+    monkeypatch.setattr(
+        hunt_indicators,
+        "_query",
+        lambda st, now, ids=None: reads.append(ids) or query(st, now, ids),
+    )
+    found = load_indicators(hstore, use_warninglists=False, cache_dir=cache)
+    assert reads == [None] and len(found) == 3
 
 
 def test_header_block_longer_than_the_first_megabyte(tmp_path, hstore, hunt):

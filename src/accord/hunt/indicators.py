@@ -195,6 +195,13 @@ def _snapshot_name(clock: int, store: Store, use_warninglists: bool) -> str:
     return f"indicators-{clock}-{tag}-{'wl' if use_warninglists else 'all'}"
 
 
+# A snapshot is brought forward from the previous one when what arrived since is small next
+# to it: the full read joins a million values with the wide objects table (seconds), while
+# the objects added by a sync are usually a few thousand, found through the date_added index.
+INCREMENTAL_MAX_SHARE = 0.25
+INCREMENTAL_MIN = 1000  # objects always worth bringing forward, whatever the snapshot's size
+
+
 def load_indicators(
     store: Store,
     *,
@@ -209,38 +216,128 @@ def load_indicators(
     and the warninglist generation, so that hunts between two intelligence updates do not
     re-read (and re-check) a million values; expiry (``valid_until``) is applied at load.
     The snapshot is an uncompressed Arrow file, memory-mapped: loading it costs nothing
-    until a column is used, and the engines scan its columns in place.
+    until a column is used, and the engines scan its columns in place. After an update,
+    the previous snapshot is brought forward with the objects added since (the retro-hunt
+    after a sync), unless they are many.
     """
     now = now_us if now_us is not None else time.time_ns() // 1000
     clock = clock_us if clock_us is not None else store_clock(store)
-    name = _snapshot_name(clock, store, use_warninglists) if cache_dir is not None else ""
-    if cache_dir is not None:
-        snapshot = cache_dir / f"{name}.arrow"
-        if snapshot.exists():
-            table = _read_arrow(snapshot)
-            meta = orjson.loads((cache_dir / f"{name}.json").read_bytes())
-            cached = IndicatorSet(_live(table, now), meta["suppressed"], clock, meta["applied"])
-            if cached.table is table:  # nothing expired since: the prepared tables still hold
-                cached.match_tables = _prepared(cached, cache_dir, name)
-            return cached
-    found = _query(store, now)
-    suppressed: list[dict[str, Any]] = []
+    if cache_dir is None:
+        found, suppressed, applied = _read_all(store, now, use_warninglists)
+        return IndicatorSet(found, suppressed, clock, applied)
+    name = _snapshot_name(clock, store, use_warninglists)
+    snapshot = cache_dir / f"{name}.arrow"
+    if snapshot.exists():
+        table = _read_arrow(snapshot)
+        meta = orjson.loads((cache_dir / f"{name}.json").read_bytes())
+        cached = IndicatorSet(_live(table, now), meta["suppressed"], clock, meta["applied"])
+        if cached.table is table:  # nothing expired since: the prepared tables still hold
+            cached.match_tables = _prepared(cached, cache_dir, name)
+        return cached
+    brought = _bring_forward(store, cache_dir, name, clock, now, use_warninglists)
+    found, suppressed, applied = brought or _read_all(store, now, use_warninglists)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for old in cache_dir.glob("indicators-*"):
+        old.unlink(missing_ok=True)
+    (cache_dir / f"{name}.json").write_bytes(
+        orjson.dumps({"suppressed": suppressed, "applied": applied, "built_us": now})
+    )
+    _write_arrow(found, snapshot)
+    result = IndicatorSet(found, suppressed, clock, applied)
+    result.match_tables = _prepared(result, cache_dir, name)
+    return result
+
+
+_Read = tuple[pa.Table, list[dict[str, Any]], bool]  # values, suppressed, lists applied
+
+
+def _read_all(store: Store, now: int, use_warninglists: bool) -> _Read:
+    """Every active value, read from the store."""
+    return _checked(store, _query(store, now), use_warninglists)
+
+
+def _checked(store: Store, found: pa.Table, use_warninglists: bool) -> _Read:
+    """``found`` with the warninglists applied (when asked and available)."""
     module = _warninglists() if use_warninglists else None
+    suppressed: list[dict[str, Any]] = []
     if module is not None and found.num_rows:
         found, suppressed = _apply_warninglists(store, module, found)
-    applied = module is not None and use_warninglists
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in cache_dir.glob("indicators-*"):
-            old.unlink(missing_ok=True)
-        (cache_dir / f"{name}.json").write_bytes(
-            orjson.dumps({"suppressed": suppressed, "applied": applied})
-        )
-        _write_arrow(found, cache_dir / f"{name}.arrow")
-        result = IndicatorSet(found, suppressed, clock, applied)
-        result.match_tables = _prepared(result, cache_dir, name)
-        return result
-    return IndicatorSet(found, suppressed, clock, applied)
+    return found, suppressed, module is not None
+
+
+def _previous(cache_dir: Path, name: str, clock: int) -> tuple[str, int] | None:
+    """The newest older snapshot made with the same warninglists and mode, if any."""
+    _, _, rest = name.partition("-")  # indicators-{clock}-{tag}-{mode}
+    suffix = rest.partition("-")[2]
+    best: tuple[str, int] | None = None
+    for meta in cache_dir.glob(f"indicators-*-{suffix}.json"):
+        stem = meta.name.removesuffix(".json")
+        number = stem.split("-")[1]
+        if not number.isdigit() or not (cache_dir / f"{stem}.arrow").exists():
+            continue
+        if int(number) < clock and (best is None or int(number) > best[1]):
+            best = (stem, int(number))
+    return best
+
+
+def _bring_forward(
+    store: Store, cache_dir: Path, name: str, clock: int, now: int, use_warninglists: bool
+) -> _Read | None:
+    """The previous snapshot, with every object added since its clock replaced by the
+    store's current values for it (new indicators, new versions, revocations); None when
+    there is no usable previous snapshot or when so much arrived that a full read is
+    cheaper."""
+    previous = _previous(cache_dir, name, clock) if cache_dir.is_dir() else None
+    if previous is None:
+        return None
+    stem, since = previous
+    meta = orjson.loads((cache_dir / f"{stem}.json").read_bytes())
+    built = meta.get("built_us")
+    if built is None or now < built:  # values that had expired by then may be live again
+        return None
+    base = _live(_read_arrow(cache_dir / f"{stem}.arrow"), now)
+    changed = _changed_since(
+        store, since, int(INCREMENTAL_MAX_SHARE * base.num_rows) + INCREMENTAL_MIN
+    )
+    if changed is None:
+        return None
+    parts = [
+        _query(store, now, ids=changed[i : i + _ID_CHUNK])
+        for i in range(0, len(changed), _ID_CHUNK)
+    ]
+    fresh = pa.concat_tables(parts) if parts else SNAPSHOT_SCHEMA.empty_table()
+    fresh, fresh_suppressed, applied = _checked(store, fresh, use_warninglists)
+    if applied != meta["applied"]:
+        return None
+    gone = pa.array(changed, pa.string())
+    kept = base.filter(pc.invert(pc.is_in(base.column("obj_id"), value_set=gone)))
+    start = (pc.max(base.column("ikey")).as_py() + 1) if base.num_rows else 0
+    fresh = fresh.set_column(0, "ikey", pc.add(fresh.column("ikey"), start))
+    merged = pa.concat_tables([kept, fresh]).combine_chunks()
+    replaced = set(changed)
+    suppressed = [x for x in meta["suppressed"] if x["indicator"] not in replaced]
+    return merged, suppressed + fresh_suppressed, applied
+
+
+_ID_CHUNK = 500
+
+
+def _changed_since(store: Store, since_us: int, limit: int) -> list[str] | None:
+    """Ids of value-bearing objects added after ``since_us`` (through the date_added
+    index), or None when there are more than ``limit`` of them."""
+    o = s.objects
+    query = (
+        select(o.c.id, o.c.type)
+        .where(o.c.date_added_us > since_us)
+        .order_by(o.c.date_added_us)
+        .limit(limit * 4 + 1)  # sightings and other objects ride along; bounded all the same
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if len(rows) > limit * 4:
+        return None
+    ids = list(dict.fromkeys(obj_id for obj_id, obj_type in rows if obj_type in VALUE_TYPES))
+    return None if len(ids) > limit else ids
 
 
 def _prepared(indicators: IndicatorSet, cache_dir: Path, name: str) -> dict[str, pa.Table]:
@@ -278,7 +375,8 @@ def _live(table: pa.Table, now: int) -> pa.Table:
     return table.filter(pc.invert(expired))
 
 
-def _query(store: Store, now: int) -> pa.Table:
+def _query(store: Store, now: int, ids: list[str] | None = None) -> pa.Table:
+    """Active values of every object (``ids`` None) or of the current versions of these."""
     o, v = s.objects, s.observables
     query = (
         select(
@@ -301,6 +399,8 @@ def _query(store: Store, now: int) -> pa.Table:
             (v.c.kind + literal("")).in_(HUNTED_KINDS),
         )
     )
+    if ids is not None:  # a few objects: found through the id index, then their values
+        query = query.where(o.c.id.in_(ids))
     with store.engine.connect() as conn:
         # plain driver tuples: a million rows through SQLAlchemy's Row machinery cost seconds
         sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
