@@ -123,23 +123,68 @@ def marking_refs(obj: Mapping[str, Any]) -> list[str]:
 
 
 def level_of_markings(refs: Iterable[str]) -> TLP | None:
-    """Most restrictive TLP among marking ids, or None when none of them is TLP.
-
-    Granular TLP markings count too: a part of the object at RED makes the object RED for
-    every automated path, because redaction of parts is a separate, explicit step.
-    """
+    """Most restrictive TLP among marking ids (standard TLP 1.0 and 2.0 ids), or None when
+    none of them is TLP. See :func:`effective_tlp` for how object-level and granular
+    markings combine."""
     levels = [MARKING_LEVEL[r] for r in refs if r in MARKING_LEVEL]
     return max(levels) if levels else None
 
 
+def defined_level(obj: Mapping[str, Any]) -> TLP | None:
+    """The TLP level a marking-definition *defines*, under whatever id: the standard ids,
+    but also a producer's own copy (``definition_type: tlp`` with ``definition.tlp``, or the
+    TLP 2.0 property extension). None for any other object or marking.
+
+    Producers do publish TLP definitions under ids of their own; honouring them is the
+    safe reading (an object marked with a private "TLP:RED" definition is RED), whereas
+    ignoring them would hand the object the import or node default.
+    """
+    if obj.get("type") != "marking-definition":
+        return None
+    standard = MARKING_LEVEL.get(str(obj.get("id")))
+    if standard is not None:
+        return standard
+    names: list[Any] = []
+    definition = obj.get("definition")
+    if obj.get("definition_type") == "tlp" and isinstance(definition, Mapping):
+        names.append(definition.get("tlp"))
+    extension = (obj.get("extensions") or {}).get(TLP2_EXTENSION_ID)
+    if isinstance(extension, Mapping):
+        names.append(extension.get("tlp_2_0"))
+    levels: list[TLP] = []
+    for name in names:
+        if isinstance(name, str):
+            try:
+                levels.append(TLP.parse(name))
+            except ValueError:
+                levels.append(TLP.RED)  # a TLP definition we cannot read: the strictest
+    return max(levels) if levels else None
+
+
+def granular_refs(obj: Mapping[str, Any]) -> list[str]:
+    """Marking ids of the object's granular markings (each covers only some properties)."""
+    return [
+        str(g["marking_ref"])
+        for g in obj.get("granular_markings") or []
+        if isinstance(g, Mapping) and g.get("marking_ref")
+    ]
+
+
 def effective_tlp(obj: Mapping[str, Any], import_default: TLP | None, node_default: TLP) -> TLP:
-    """The level an object is handled at: its own marking, else the import default, else the
-    node default. Marking definitions themselves are public (CLEAR)."""
+    """The level an object is handled at: its own (object-level) marking, else the import
+    default, else the node default; a granular TLP marking stricter than that raises it
+    (a RED part makes the object RED for every automated path) but never lowers it, and
+    never stands in for an object-level marking: an object whose only TLP marking covers
+    its ``name`` is otherwise unmarked. A marking definition is public (CLEAR) unless it
+    carries a marking itself."""
+    own = level_of_markings(obj.get("object_marking_refs") or [])
     if obj.get("type") == "marking-definition":
-        return TLP.CLEAR
-    own = level_of_markings(marking_refs(obj))
+        return own if own is not None else TLP.CLEAR
     if own is not None:
-        return own
-    if import_default is not None:
-        return import_default
-    return node_default
+        level = own
+    elif import_default is not None:
+        level = import_default
+    else:
+        level = node_default
+    granular = level_of_markings(granular_refs(obj))
+    return max(level, granular) if granular is not None else level

@@ -23,7 +23,14 @@ from accord.model.observables import Observable, network_bounds, pattern_observa
 from accord.model.observables import sco_observables as _sco_observables
 from accord.model.stix import TIMESTAMP_PROPS, check_object, is_sco, is_versioned
 from accord.model.timestamps import canonical_stamp, stix_micros
-from accord.model.tlp import MARKING_LEVEL, level_of_markings, marking_refs, standard_marking
+from accord.model.tlp import (
+    MARKING_LEVEL,
+    defined_level,
+    granular_refs,
+    level_of_markings,
+    marking_refs,
+    standard_marking,
+)
 
 # Top-level timestamps hashed in one precision (see content_hash). object_modified is
 # hashed as written: it always was, and changing it would change stored hashes.
@@ -39,8 +46,13 @@ ValueRow = tuple[str, str, str | None, str | None]  # kind, value, lo, hi
 class Prepared(NamedTuple):
     """One validated object and the store rows derived from it alone.
 
-    ``own_tlp`` is the level its markings give it (CLEAR for a marking definition), or
-    None when the import or node default applies; ``values`` index the typed observable
+    ``own_tlp`` is the level its object-level TLP markings give it (CLEAR for a marking
+    definition with none), or None when the import or node default applies;
+    ``granular_tlp`` the strictest granular TLP marking (it can raise the level, never
+    stand in for an object-level marking); ``custom_refs`` the object-level marking ids
+    that are not standard TLP ids (a producer's own TLP definition may be among them: the
+    writer resolves them); ``tlp_defined`` the level a marking definition under a
+    non-standard id defines, if it is a TLP one. ``values`` index the typed observable
     values with their address bounds.
     """
 
@@ -62,6 +74,9 @@ class Prepared(NamedTuple):
     markings: tuple[str, ...]
     refs: tuple[tuple[str, str], ...]
     values: tuple[ValueRow, ...]
+    granular_tlp: int | None = None
+    custom_refs: tuple[str, ...] = ()
+    tlp_defined: int | None = None
 
     @property
     def described(self) -> str:
@@ -146,7 +161,9 @@ def search_text(obj: Mapping[str, Any]) -> str | None:
     for ref in obj.get("external_references") or []:
         if isinstance(ref, Mapping) and ref.get("external_id"):
             parts.append(str(ref["external_id"]))
-    return " ".join(parts).lower() if parts else None
+    # NUL is dropped: PostgreSQL text cannot hold it, and no one searches for it (the body,
+    # escaped JSON, keeps the object exactly as received).
+    return " ".join(parts).lower().replace("\x00", "") if parts else None
 
 
 def describe(place: str, obj: object) -> str:
@@ -179,14 +196,28 @@ def prepare(obj: Mapping[str, Any], place: str = "") -> Prepared:
     except TypeError as exc:  # an integer beyond 64 bits, which orjson cannot write
         raise InputError(describe(place, obj), f"cannot store this object: {exc}") from None
     markings = marking_refs(obj)
-    if obj_type == "marking-definition":
-        own_tlp: int | None = 0
-    else:
-        level = level_of_markings(markings) if markings else None
+    own_tlp: int | None = None
+    granular_tlp: int | None = None
+    custom_refs: tuple[str, ...] = ()
+    tlp_defined: int | None = None
+    if markings:
+        object_level = obj.get("object_marking_refs") or []
+        level = level_of_markings(object_level)
         own_tlp = None if level is None else int(level)
+        custom_refs = tuple(r for r in object_level if r not in MARKING_LEVEL)
+        if "granular_markings" in obj:
+            granular = level_of_markings(granular_refs(obj))
+            granular_tlp = None if granular is None else int(granular)
+    if obj_type == "marking-definition":
+        own_tlp = 0 if own_tlp is None else own_tlp  # public unless marked itself
+        if obj_id not in MARKING_LEVEL:
+            defined = defined_level(obj)
+            tlp_defined = None if defined is None else int(defined)
     valid_until = obj.get("valid_until")
     values: list[ValueRow] = []
     for value in observable_rows(obj):
+        if "\x00" in value.value:
+            raise InputError(describe(place, obj), f"a NUL character in the {value.kind} value")
         lo, hi = value_bounds(value)
         values.append((value.kind, value.value, lo, hi))
     return Prepared(
@@ -208,4 +239,7 @@ def prepare(obj: Mapping[str, Any], place: str = "") -> Prepared:
         tuple(dict.fromkeys(markings)) if markings else (),
         tuple(reference_rows(obj)),
         tuple(values),
+        granular_tlp,
+        custom_refs,
+        tlp_defined,
     )

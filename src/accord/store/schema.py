@@ -53,6 +53,9 @@ objects = Table(
     Column("valid_until_us", BigInteger),
     Column("search_text", Text),
     Column("body", Text, nullable=False),
+    # True when ``tlp`` came from the node default (no marking of its own and no import
+    # level): such data stays home whatever the node default later becomes.
+    Column("tlp_default", Boolean, nullable=False, default=False),
     UniqueConstraint("id", "modified_us", name="uq_objects_version"),
 )
 Index("ix_objects_type_current", objects.c.type, objects.c.is_current)

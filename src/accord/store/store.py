@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from accord.model.errors import ForeignCreator, InputError, RevokedObject, VersionConflict
 from accord.model.timestamps import stix_micros
-from accord.model.tlp import TLP
+from accord.model.tlp import TLP, defined_level
 from accord.store import schema as s
 from accord.store.bulk import bulk_insert
 from accord.store.db import (
@@ -413,6 +413,10 @@ class Writer:
         self._clock: int | None = None
         self._next_row: int | None = None
         self._received_us = time.time_ns() // 1000
+        # TLP levels of marking definitions under non-standard ids (a producer's own "TLP:RED"
+        # definition), by id; None for a marking that defines no TLP level
+        self._custom_levels: dict[str, int | None] = {}
+        self._defined_here: dict[str, int] = {}
 
     def put(self, obj: Mapping[str, Any], place: str = "") -> None:
         """Queue one object; it is validated now and stored at the next flush."""
@@ -522,6 +526,7 @@ class Writer:
             self._lock_clock()
         pending, self._pending = self._pending, []
         known = self._existing(p.id for p in pending)
+        self._resolve_custom_markings(pending)
 
         # Rows are lists in table column order (see schema.py): they go to the driver as
         # they are, which is measurably cheaper than dicts on a bulk import.
@@ -594,6 +599,7 @@ class Writer:
             # date_added: strictly increasing, and never behind the wall clock.
             now = time.time_ns() // 1000
             clock = now if now > clock else clock + 1
+            level, from_default = self._level(p, default_tlp)
             row = [
                 row_id,
                 obj_id,
@@ -603,7 +609,7 @@ class Writer:
                 p.spec_version,
                 p.revoked,
                 becomes_current,
-                default_tlp if p.own_tlp is None else p.own_tlp,
+                level,
                 clock,
                 source_kind,
                 source_name,
@@ -611,6 +617,7 @@ class Writer:
                 p.valid_until_us,
                 p.search_text,
                 p.body,
+                from_default,
             ]
             object_rows.append(row)
             batch_rows[row_id] = row
@@ -643,6 +650,48 @@ class Writer:
             (s.observables, value_rows),
         ):
             bulk_insert(conn, table, rows)
+
+    def _level(self, p: Prepared, default_tlp: int) -> tuple[int, bool]:
+        """The stored TLP level of ``p`` and whether it came from the node default (see
+        :func:`accord.model.tlp.effective_tlp`, which this mirrors, plus TLP definitions
+        under producers' own ids)."""
+        own = p.own_tlp
+        if p.custom_refs:
+            levels = self._custom_levels
+            custom = [lvl for ref in p.custom_refs if (lvl := levels.get(ref)) is not None]
+            if custom:
+                own = max(custom) if own is None else max(own, *custom)
+        if own is None:
+            level, from_default = default_tlp, self.import_tlp is None
+        else:
+            level, from_default = own, False
+        if p.granular_tlp is not None and p.granular_tlp > level:
+            level = p.granular_tlp
+        return level, from_default
+
+    def _resolve_custom_markings(self, pending: list[Prepared]) -> None:
+        """Learn the TLP level of every non-standard marking id the batch uses: from TLP
+        definitions in this write, else from the store (one query for the batch)."""
+        for p in pending:
+            if p.tlp_defined is not None:
+                self._custom_levels[p.id] = p.tlp_defined
+                self._defined_here[p.id] = p.tlp_defined
+        unknown = sorted(
+            {ref for p in pending for ref in p.custom_refs} - self._custom_levels.keys()
+        )
+        for start in range(0, len(unknown), _ID_CHUNK):
+            chunk = unknown[start : start + _ID_CHUNK]
+            for obj_id, body in self.conn.execute(
+                select(s.objects.c.id, s.objects.c.body).where(
+                    s.objects.c.id.in_(chunk),
+                    s.objects.c.type == "marking-definition",
+                    s.objects.c.is_current,
+                )
+            ):
+                level = defined_level(orjson.loads(body))
+                self._custom_levels[obj_id] = None if level is None else int(level)
+            for ref in chunk:
+                self._custom_levels.setdefault(ref, None)
 
     def _check_new_version(
         self, p: Prepared, versions: list[_Version], queued_created: Mapping[int, str | None]
@@ -689,7 +738,22 @@ class Writer:
                 )
 
     def finish(self) -> None:
-        """Persist the clock; called once, after the last flush, inside the transaction."""
+        """Persist the clock; called once, after the last flush, inside the transaction.
+
+        A TLP definition under a producer's own id may arrive after (or long after) the
+        objects it marks: every stored object marked with one written here is raised to its
+        level (never lowered), so the order of a bundle does not decide what may leave.
+        """
+        o, m = s.objects, s.object_markings
+        for ref, level in self._defined_here.items():
+            self.conn.execute(
+                update(o)
+                .where(
+                    o.c.tlp < level,
+                    o.c.row_id.in_(select(m.c.row_id).where(m.c.marking_ref == ref)),
+                )
+                .values(tlp=level, tlp_default=False)
+            )
         if self._clock is not None:
             self.conn.execute(
                 update(s.meta).where(s.meta.c.key == "clock").values(value=str(self._clock))
