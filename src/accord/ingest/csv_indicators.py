@@ -198,14 +198,22 @@ class _Lines:
 
 
 def _rows(lines: _Lines) -> Iterator[list[str]]:
-    reader = csv.reader(lines)
+    # strict: a quote left open is an error, not a field that swallows every later row
+    reader = csv.reader(lines, strict=True)
     while True:
+        start = lines.number + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise InputError(f"line {lines.number}", f"malformed CSV: {exc}") from None
+            where = f"line {lines.number}"
+            if str(exc) == "unexpected end of data":
+                raise InputError(
+                    f"line {start}",
+                    "malformed CSV: a quote opened in this row (or a later one) is never closed",
+                ) from None
+            raise InputError(where, f"malformed CSV: {exc}") from None
         yield row
 
 

@@ -129,8 +129,7 @@ def read_misp(path: Path, ctx: ImportContext) -> ReaderResult:
     events = _events(_load_json(path))
     merged: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     for number, raw_event in enumerate(events, 1):
-        prepared = _prepare(number, raw_event)
-        for place, obj in _adapt(prepared, _convert(prepared)):
+        for place, obj in _converted(number, raw_event):
             key = (obj["id"], obj.get("modified", ""))
             if key in merged:
                 _merge_levels(merged[key][1], obj)
@@ -146,6 +145,25 @@ def read_misp(path: Path, ctx: ImportContext) -> ReaderResult:
     for level in levels:
         yield "TLP marking", marking_definition(level)
     yield from merged.values()
+
+
+# What misp-stix (and pymisp under it) raise on content they did not expect: a galaxy
+# ``meta`` that is not an object, a number where a string was assumed, a date they cannot
+# read. Any of them means this event cannot be converted faithfully.
+_CONVERSION_FAILURES = (ValueError, TypeError, AttributeError, KeyError, OverflowError)
+
+
+def _converted(number: int, raw_event: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The event's STIX objects with their places; a conversion failure is an
+    :class:`InputError` naming the event, never a traceback."""
+    try:
+        prepared = _prepare(number, raw_event)
+        return list(_adapt(prepared, _convert(prepared)))
+    except InputError:
+        raise
+    except _CONVERSION_FAILURES as exc:
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise InputError(f"event {number}", f"cannot convert it: {reason}") from None
 
 
 # --- reading and checking the input --------------------------------------------------------
@@ -269,8 +287,10 @@ def _prepare(number: int, item: Mapping[str, Any]) -> _Prepared:
 def _event_epoch(place: str, event: Mapping[str, Any]) -> int:
     """The event's modification time; ``date`` (midnight UTC) when ``timestamp`` is absent."""
     stamp = event.get("timestamp")
-    if isinstance(stamp, int) or (isinstance(stamp, str) and stamp.isdigit()):
+    if isinstance(stamp, int) or (isinstance(stamp, str) and stamp.isascii() and stamp.isdigit()):
         return int(stamp)
+    if stamp is not None:  # a timestamp that is not one: not silently replaced by the date
+        raise InputError(place, f"'timestamp' must be epoch seconds, got {str(stamp)[:40]!r}")
     date = event.get("date")
     if isinstance(date, str):
         try:
@@ -387,11 +407,21 @@ def _convert(prepared: _Prepared) -> list[dict[str, Any]]:
     parser.parse_misp_event({"Event": prepared.event})
     for messages in parser.errors.values():
         for message in messages:
-            found = _QUOTED_UUID.search(message)
-            place = prepared.places.get(found[1], prepared.place) if found else prepared.place
-            text = " ".join(message.split())
-            raise InputError(place, f"misp-stix cannot convert it: {text[:300]}")
+            raise InputError(*_named(prepared, message, "misp-stix cannot convert it"))
+    # pymisp drops an attribute that fails its validation (a port of 99999, an AS that is
+    # not a number) with a warning only: the event would be stored silently shortened.
+    for messages in parser.warnings.values():
+        for message in messages:
+            if message.startswith("Failed validation"):
+                raise InputError(*_named(prepared, message, "MISP refuses this value"))
     return orjson.loads(parser.bundle.serialize())["objects"]
+
+
+def _named(prepared: _Prepared, message: str, what: str) -> tuple[str, str]:
+    """(place, reason) for a converter message: the attribute it quotes, else the event."""
+    found = _QUOTED_UUID.search(message)
+    place = prepared.places.get(found[1], prepared.place) if found else prepared.place
+    return place, f"{what}: {' '.join(message.split())[:300]}"
 
 
 def _later(a: str, b: str) -> str:

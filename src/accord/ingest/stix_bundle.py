@@ -111,12 +111,15 @@ def read_stix_segments(path: Path, stream: IO[bytes] | None = None) -> Iterator[
                 else:
                     yield from _scan(handle, head[:start], skip + start + 1)
                 return
-            # A single object: small by nature, parse it whole.
+            # A single object: small by nature, parse it whole. Its text travels with it, so
+            # that an integer beyond 64 bits is read exactly (and refused by name) instead
+            # of being rounded to a float by orjson.
+            raw = handle.read()
             try:
-                obj = orjson.loads(handle.read())
+                obj = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise InputError("object 0", f"invalid JSON: {exc}") from None
-            yield Segment(0, None, [obj])
+            yield Segment(0, raw.strip().removeprefix(b"\xef\xbb\xbf"), [obj])
             return
         if first == "[":
             start = head.index(b"[")

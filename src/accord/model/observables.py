@@ -107,6 +107,14 @@ def normalize_ip(value: str) -> Observable:
     return Observable(f"ipv{addr.version}", str(addr))
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def normalize_domain(value: str) -> str:
     """Lower-case, strip the root dot, and encode IDN labels as punycode."""
     text = value.strip().rstrip(".").lower()
@@ -116,6 +124,8 @@ def normalize_domain(value: str) -> str:
         ascii_name = text.encode("idna").decode("ascii") if not text.isascii() else text
     except UnicodeError as exc:
         raise ValueError(f"not a valid internationalised domain name: {value!r}") from exc
+    if ascii_name is not text and _is_ip(ascii_name):  # full-width digits fold to an address
+        raise ValueError(f"{value!r} is the IP address {ascii_name} in non-ASCII digits")
     if _DOMAIN.fullmatch(ascii_name):
         return ascii_name  # every label valid, checked in one match
     labels = ascii_name.split(".")

@@ -212,6 +212,12 @@ def check_object(obj: object) -> None:
     if "created" in stamps and "modified" in stamps and stamps["modified"] < stamps["created"]:
         raise ValueError("'modified' is earlier than 'created'")
     _check_refs(obj)
+    for prop in _LISTS_OF_OBJECTS:
+        value = obj.get(prop)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value)
+        ):
+            raise ValueError(f"'{prop}' must be a list of objects")
     if obj.get("revoked") not in (None, True, False):
         raise ValueError("'revoked' must be a boolean")
     if "created_by_ref" in obj and not is_identifier(obj["created_by_ref"], "identity"):
@@ -235,6 +241,9 @@ def check_object(obj: object) -> None:
     ):
         raise ValueError("a marking-definition needs 'definition_type' or 'extensions'")
 
+
+# Common properties whose items the store reads (markings, external ids for search).
+_LISTS_OF_OBJECTS = ("granular_markings", "external_references")
 
 _REF_KINDS: dict[str, int] = {}
 
