@@ -34,6 +34,16 @@ probability is the sum over the actors the knowledge base ties to it (sponsor, c
 The claim is never evidence for itself: ``attributed-to`` relationships are skipped by the
 evidence collector; only the facts a claimant offers (a hash it says was found) are
 weighed, at the claimant's grade.
+
+**Handling (TLP).** Every object a claim creates names the incident (its id, and its name
+in the description) and the alleged actor, so each is marked with the standard TLP 2.0
+marking of the highest *effective* TLP of the two (the store's level, whether it came from
+a marking, an import ``--tlp`` or the node default), the incident's other markings kept. An
+assessment opinion quotes what the attribution of the incident rests on (evidence,
+actors, links) plus the claim, so it is marked like the attribution note
+(``marking.py``), raised to the claim's and the actors' levels. Either one quoting
+unmarked data (which stays home) is marked TLP:RED rather than at an explicit level that
+would let it out (``marking.tlp_markings``).
 """
 
 from __future__ import annotations
@@ -50,11 +60,18 @@ from accord.attribute.engine import weight
 from accord.attribute.grading import Grade, reliability_of
 from accord.attribute.graph import ACTOR_TYPES, KnowledgeGraph, name_key
 from accord.attribute.language import LIKELY, UNLIKELY_MAX, estimative, percent
+from accord.attribute.marking import handling, other_markings, result_handling
 from accord.attribute.params import DEFAULT_PARAMETERS, Parameters
-from accord.attribute.report import confidence_of, steps_for
+from accord.attribute.report import (
+    actor_rests_on,
+    association_rests_on,
+    confidence_of,
+    steps_for,
+)
 from accord.attribute.service import Analysis, analyse_incident, claim_evidence
 from accord.model.errors import InputError, NotFound
 from accord.model.timestamps import format_millis, now_utc, parse_user_date
+from accord.model.tlp import TLP, TLP2_IDS
 from accord.store import Store
 
 SOURCE_KINDS = (
@@ -130,9 +147,10 @@ def add_claim(
     except ValueError as exc:
         raise InputError("--published", str(exc)) from None
     stamp = format_millis(now or now_utc())
-    markings = list(target_incident.get("object_marking_refs") or [])
     graph = _resolver(store)
     created: list[dict[str, Any]] = []
+    target = graph.resolve(actor, ACTOR_TYPES) or graph.resolve(actor, ("identity", "location"))
+    markings = _claim_markings(store, node_identity_id, target_incident, target)
 
     def base(kind: str, ident: str) -> dict[str, Any]:
         obj: dict[str, Any] = {
@@ -142,12 +160,10 @@ def add_claim(
             "created": stamp,
             "modified": stamp,
             "created_by_ref": node_identity_id,
+            "object_marking_refs": list(markings),
         }
-        if markings:
-            obj["object_marking_refs"] = list(markings)
         return obj
 
-    target = graph.resolve(actor, ACTOR_TYPES) or graph.resolve(actor, ("identity", "location"))
     if target is None:
         target = _stable("identity", "alleged", name_key(actor))
         if store.get(target) is None:
@@ -199,6 +215,22 @@ def add_claim(
     return str(relationship["id"])
 
 
+def _claim_markings(
+    store: Store, node_identity_id: str, incident: Mapping[str, Any], target: str | None
+) -> list[str]:
+    """The markings of what a claim creates (see the module docstring). An identity this
+    node created for an earlier allegation holds only the name the analyst typed: it does
+    not raise the level (an allegation about a RED incident would otherwise make every
+    later one naming the same state RED)."""
+    quoted = [str(incident["id"])]
+    target_obj = store.get(target) if target is not None else None
+    if target is not None and target_obj is not None:
+        ours = target_obj.get("created_by_ref") == node_identity_id
+        if not (ours and target_obj.get("x_accord_alleged") is True):
+            quoted.append(target)
+    return handling(store, quoted).markings(other_markings(incident))
+
+
 @dataclass
 class Verdict:
     claim: str
@@ -214,6 +246,11 @@ class Verdict:
     reason: str
     needed: list[str] = field(default_factory=list)
     opinions: list[dict[str, Any]] = field(default_factory=list)
+    # The stored objects the verdict quotes or rests on beyond the attribution of the
+    # incident (the claim, its claimant, the actors it sums or names, the profile entries
+    # its steps suggest), and the level it must be handled at (with the attribution's).
+    rests_on: list[str] = field(default_factory=list)
+    tlp: str = ""
 
 
 @dataclass
@@ -322,8 +359,19 @@ def judge(analysis: Analysis, claim: Mapping[str, Any], params: Parameters) -> V
     else:
         verdict, digit = "unsupported", (4 if refs else 6)
         reason = f"{actor_name} is {estimative(p_x)} ({percent(p_x)})"
+    rests_on = {str(claim.get("id")), target_ref}
+    if isinstance(claim.get("x_accord_claimant_ref"), str):
+        rests_on.add(str(claim["x_accord_claimant_ref"]))
+    for actor in linked:
+        rests_on.update(actor_rests_on(graph, post.scored, actor))
+        if not is_actor:
+            rests_on.update(association_rests_on(graph, actor))
+    if rival is not None:
+        rests_on.update(actor_rests_on(graph, post.scored, rival))
     if best is not None and verdict != "supported":
-        needed.extend(steps_for(graph, post, best, params))
+        for step in steps_for(graph, post, best, params):
+            needed.append(step.text)
+            rests_on.update(step.rests_on)
     if letter == "F":
         needed.append(
             "a named source with a record, or the evidence behind the allegation published "
@@ -346,6 +394,7 @@ def judge(analysis: Analysis, claim: Mapping[str, Any], params: Parameters) -> V
         estimative=estimative(p_x),
         reason=reason,
         needed=needed,
+        rests_on=sorted(rests_on),
     )
 
 
@@ -376,12 +425,16 @@ def assess(
         raise InputError(ref, f"is a {obj.get('type')}, not a claim or an incident")
     analysis = analyse_incident(store, incident, node_identity_id, params=params)
     verdicts: list[Verdict] = []
+    markings: dict[str, list[str]] = {}
     for claim in _claims_of(analysis, only):
         verdict = judge(analysis, claim, params)
         verdict.opinions = [v.as_dict() for v in _opinions(store, claim["id"])]
+        held = result_handling(store, analysis.result, extra=verdict.rests_on)
+        verdict.tlp = str(held.level)
+        markings[verdict.claim] = held.markings(other_markings(analysis.collected.incident, claim))
         verdicts.append(verdict)
     if save and node_identity_id:
-        save_assessment(store, verdicts, node_identity_id, now)
+        save_assessment(store, verdicts, node_identity_id, now, markings=markings)
     return Assessment(verdicts)
 
 
@@ -390,10 +443,14 @@ def _opinions(store: Store, claim_id: str) -> Iterable[View]:
 
 
 def assessment_opinion(
-    verdict: Verdict, identity_id: str, stamp: str, created: str | None = None
+    verdict: Verdict,
+    identity_id: str,
+    stamp: str,
+    created: str | None = None,
+    markings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """This node's verdict as a STIX ``opinion`` on the claim (one per node and claim)."""
-    return {
+    opinion: dict[str, Any] = {
         "type": "opinion",
         "spec_version": "2.1",
         "id": _stable("opinion", "assessment", identity_id, verdict.claim),
@@ -405,21 +462,35 @@ def assessment_opinion(
         "object_refs": [verdict.claim],
         "x_accord_assessment": {k: v for k, v in asdict(verdict).items() if k not in ("opinions",)},
     }
+    if markings:
+        opinion["object_marking_refs"] = list(markings)
+    return opinion
 
 
 def save_assessment(
-    store: Store, verdicts: Sequence[Verdict], identity_id: str, now: datetime | None = None
+    store: Store,
+    verdicts: Sequence[Verdict],
+    identity_id: str,
+    now: datetime | None = None,
+    *,
+    markings: Mapping[str, Sequence[str]],
 ) -> list[str]:
+    """Store each verdict as this node's opinion, marked with ``markings[claim id]`` (see
+    :func:`assess`); a verdict without an entry is marked TLP:RED, since what it rests on
+    is unknown here. An unchanged verdict under unchanged markings stores nothing."""
     stamp = format_millis(now or now_utc())
     objects = []
     for verdict in verdicts:
         ident = _stable("opinion", "assessment", identity_id, verdict.claim)
         current = store.get(ident)
+        marks = list(markings.get(verdict.claim) or [TLP2_IDS[TLP.RED]])
         opinion = assessment_opinion(
-            verdict, identity_id, stamp, current["created"] if current else None
+            verdict, identity_id, stamp, current["created"] if current else None, marks
         )
-        if current is not None and current.get("x_accord_assessment") == opinion.get(
-            "x_accord_assessment"
+        if (
+            current is not None
+            and current.get("x_accord_assessment") == opinion.get("x_accord_assessment")
+            and list(current.get("object_marking_refs") or []) == marks
         ):
             continue
         objects.append(opinion)

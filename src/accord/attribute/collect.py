@@ -330,6 +330,7 @@ class _Collector:
             spoofability=self.params.spoofability_of(subkind),
             sources=[source],
             subkind=subkind,
+            rests_on={obj_id},  # the SCO an observed-data (the ref) carries
         )
 
     def infrastructure(self, obj: Mapping[str, Any], source: Source) -> None:
@@ -337,10 +338,11 @@ class _Collector:
         kb_id = obj_id if obj_id in self.graph.postings else None
         if kb_id is None and isinstance(obj.get("name"), str):
             kb_id = self.graph.resolve(obj["name"], ("infrastructure",))
-        features = dict.fromkeys(self.graph.infrastructure_values(obj_id), 1.0)
+        paths = self.graph.infrastructure_paths(obj_id)
         if kb_id is not None:
-            features[kb_id] = 1.0
-            features.update(dict.fromkeys(self.graph.infrastructure_values(kb_id), 1.0))
+            paths += [(kb_id, (kb_id,))]
+            paths += [(f, (kb_id, *via)) for f, via in self.graph.infrastructure_paths(kb_id)]
+        features = dict.fromkeys((f for f, _ in paths), 1.0)
         if not features:
             self.skip(obj_id, "infrastructure", str(obj.get("name", "")), "no value to match")
             return
@@ -354,6 +356,7 @@ class _Collector:
                 spoofability=self.params.spoofability_of("infrastructure"),
                 sources=[source],
                 subkind="infrastructure",
+                rests_on={i for _, via in paths for i in via},
             )
         )
 

@@ -79,6 +79,11 @@ class EvidenceItem:
     ``features`` maps knowledge-graph feature keys to how strongly this fact shows them
     (1 for the feature itself, less for a parent technique or an implied one).
     ``spoofability`` is the probability that such a fact was planted (see ``params``).
+    ``rests_on`` are the stored objects besides ``ref`` that the item was resolved to or
+    through (the knowledge base's technique or software, its parent technique and the
+    ``subtechnique-of`` link, the software an implied technique comes from and the ``uses``
+    link, what an infrastructure ``consists-of``): the item's label and features come from
+    them, so the result's TLP counts them (``marking.py``).
     """
 
     key: str
@@ -95,6 +100,7 @@ class EvidenceItem:
     independent_sources: int = 0
     grade: Grade = UNGRADED
     source_reliability: float = 0.0
+    rests_on: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.channel:
@@ -181,16 +187,19 @@ def merge(items: Iterable[EvidenceItem]) -> list[EvidenceItem]:
                 period=item.period,
                 channel=item.channel,
                 subkind=item.subkind,
+                rests_on=set(item.rests_on),
             )
             continue
         if current.implied_by is not None and item.implied_by is None:
             current.implied_by = None
             current.ref, current.label = item.ref, item.label
             current.sources = list(item.sources)
+            current.rests_on = set(item.rests_on)
             continue
         if item.implied_by is not None and current.implied_by is None:
             continue
         current.sources.extend(item.sources)
+        current.rests_on.update(item.rests_on)
         for feature, weight in item.features.items():
             if weight > current.features.get(feature, 0.0):
                 current.features[feature] = weight
@@ -206,9 +215,13 @@ def technique_item(
 ) -> EvidenceItem:
     """A technique; a sub-technique also shows its parent, at ``parent_weight``."""
     features = {kb_id: 1.0}
+    rests_on = {kb_id}
     parent = graph.parent_of.get(kb_id)
     if parent:
         features[parent] = params.parent_weight
+        rests_on.add(parent)
+        if kb_id in graph.parent_rel:
+            rests_on.add(graph.parent_rel[kb_id])
     return EvidenceItem(
         key=kb_id,
         kind="technique",
@@ -217,6 +230,7 @@ def technique_item(
         features=features,
         spoofability=params.spoofability_of("technique"),
         sources=[source],
+        rests_on=rests_on,
     )
 
 
@@ -243,6 +257,7 @@ def software_items(
             spoofability=params.spoofability_of(kind),
             sources=[source],
             subkind=kind,
+            rests_on={kb_id},
         )
     ]
     if kb_id in graph.postings:
@@ -250,6 +265,7 @@ def software_items(
     for technique in sorted(set(graph.software_techniques.get(kb_id, ()))):
         implied = technique_item(graph, technique, source, params, ref=technique)
         implied.implied_by = kb_id
+        implied.rests_on.update((kb_id, *graph.technique_links(kb_id, technique)))
         implied.label = f"{implied.label} (implied by {graph.label(kb_id)})"
         items.append(implied)
     return items

@@ -27,15 +27,23 @@ instead. Campaigns ``attributed-to`` an actor lend it their ``uses``.
 * artefact origins: ``origin:<CC>`` from the catalogue's ``x_accord_country`` and
   ``artefact:<kind>:<value>`` from an optional ``x_accord_artefacts`` list;
 * an activity period from ``first_seen``/``last_seen``.
+
+**Provenance.** :meth:`KnowledgeGraph.trace` says which stored objects produced each entry
+of an actor's profile (the member or campaign, the ``uses``/``indicates``/``targets``/
+``attributed-to`` relationships on the way, the software, indicator or infrastructure at
+the end). A result that weighs evidence against a profile rests on those objects as much
+as on the evidence, so their TLP counts towards the result's (``marking.py``). It is
+computed on demand, per actor, because only the few hypotheses a result shows need it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +85,11 @@ VALUE_CLASS = {
     "url": "url",
     "email": "email",
 }
+# Pseudo-features of a trace (never in a profile): the objects that dated the actor
+# (``first_seen``/``last_seen``, what timing evidence is weighed against) and those that
+# named its sponsors or countries (what a summary or a state claim quotes).
+PERIOD = "@period"
+SPONSORS = "@sponsors"
 _GROUP_ID = re.compile(r"^G\d{4}\Z")
 _PREFIX_CHANNEL = {
     "value": VALUE,
@@ -148,9 +161,20 @@ def _micros(value: object) -> int | None:
         return None
 
 
+# A path of stored object ids, from the actor's member to the object that yields a feature.
+Via = tuple[str, ...]
+# ``add(feature, strength, via)``: what the profile walk reports for each feature it finds.
+_Add = Callable[[str, float, Via], None]
+
+
 @dataclass(slots=True)
 class Actor:
-    """One hypothesis: a merged actor with its profile."""
+    """One hypothesis: a merged actor with its profile.
+
+    ``sources`` are the objects whose links make up the profile, each with the path that
+    makes it the actor's: ``()`` for a member, ``(attributed-to relationship,)`` for a
+    campaign attributed to one.
+    """
 
     index: int
     id: str
@@ -163,6 +187,7 @@ class Actor:
     first_seen_us: int | None = None
     last_seen_us: int | None = None
     profile: dict[str, float] = field(default_factory=dict)
+    sources: tuple[tuple[str, Via], ...] = ()
 
     @property
     def has_period(self) -> bool:
@@ -238,6 +263,9 @@ class KnowledgeGraph:
         self.by_name: dict[str, list[str]] = defaultdict(list)
         self._index_names()
         self.parent_of: dict[str, str] = {}
+        # The ``subtechnique-of`` relationship behind ``parent_of`` (absent when the parent
+        # was inferred from the ATT&CK id).
+        self.parent_rel: dict[str, str] = {}
         self.software_techniques: dict[str, list[str]] = defaultdict(list)
         self._index_techniques()
         self.actors: list[Actor] = []
@@ -249,6 +277,7 @@ class KnowledgeGraph:
         self._index_profiles()
         self._digest: str | None = None
         self._size_gaps: dict[tuple[str, float], list[float]] = {}
+        self._traces: dict[int, dict[str, frozenset[str]]] = {}
 
     # --- indexes -----------------------------------------------------------------------
 
@@ -316,6 +345,7 @@ class KnowledgeGraph:
                 for rel in self.out_rels.get(obj_id, ()):
                     if rel["relationship_type"] == "subtechnique-of":
                         self.parent_of[obj_id] = rel["target_ref"]
+                        self.parent_rel[obj_id] = rel["id"]
                 if obj_id not in self.parent_of:
                     ext = external_id(obj)
                     if ext and "." in ext:
@@ -383,14 +413,15 @@ class KnowledgeGraph:
                 self.actor_of[member] = index
         self.actors = built
 
-    def _campaigns_by_actor(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = defaultdict(list)
+    def _campaigns_by_actor(self) -> dict[str, list[tuple[str, str]]]:
+        """``actor id -> [(campaign id, attributed-to relationship id)]``."""
+        found: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for obj_id, obj in self.objects.items():
             if obj.get("type") != "campaign" or obj.get("revoked") is True:
                 continue
             for rel in self.out_rels.get(obj_id, ()):
                 if rel["relationship_type"] == "attributed-to":
-                    found[rel["target_ref"]].append(obj_id)
+                    found[rel["target_ref"]].append((obj_id, rel["id"]))
         return found
 
     def _representative(self, ids: list[str]) -> str:
@@ -401,7 +432,7 @@ class KnowledgeGraph:
 
         return min(ids, key=rank)
 
-    def _make_actor(self, ids: list[str], campaigns: Mapping[str, list[str]]) -> Actor:
+    def _make_actor(self, ids: list[str], campaigns: Mapping[str, list[tuple[str, str]]]) -> Actor:
         rep = self._representative(ids)
         rep_obj = self.objects[rep]
         names: dict[str, str] = {}
@@ -410,9 +441,9 @@ class KnowledgeGraph:
                 names.setdefault(name_key(name), name.strip())
         primary = str(rep_obj.get("name") or rep)
         aliases = tuple(n for k, n in sorted(names.items()) if k != name_key(primary))
-        sources = list(ids)
+        sources: list[tuple[str, Via]] = [(i, ()) for i in ids]
         for i in ids:
-            sources.extend(campaigns.get(i, ()))
+            sources.extend((campaign, (rel,)) for campaign, rel in campaigns.get(i, ()))
         actor = Actor(
             index=-1,
             id=rep,
@@ -420,120 +451,177 @@ class KnowledgeGraph:
             aliases=aliases,
             members=tuple(sorted(ids)),
             external_id=external_id(rep_obj),
+            sources=tuple(sources),
         )
-        self._fill_profile(actor, sources)
+        self._fill_profile(actor)
         return actor
 
-    def _fill_profile(self, actor: Actor, sources: list[str]) -> None:
+    def _fill_profile(self, actor: Actor, trace: dict[str, set[str]] | None = None) -> None:
+        """Walk the actor's sources into its profile; with ``trace``, also record for every
+        feature (and the :data:`PERIOD` and :data:`SPONSORS` pseudo-features) the ids of
+        every object on every path that yields it."""
         profile = actor.profile
-        countries: set[str] = set()
+        countries: dict[str, list[Via]] = {}
         sponsors: set[str] = set()
         firsts: list[int] = []
         lasts: list[int] = []
 
-        def add(feature: str, strength: float = 1.0) -> None:
+        def add(feature: str, strength: float = 1.0, via: Via = ()) -> None:
             if strength > profile.get(feature, 0.0):
                 profile[feature] = strength
+            if trace is not None:
+                trace.setdefault(feature, set()).update(via)
 
-        for source in sources:
+        def mark(key: str, via: Via) -> None:
+            if trace is not None:
+                trace.setdefault(key, set()).update(via)
+
+        for source, chain in actor.sources:
             obj = self.objects[source]
+            here = (*chain, source)
             for rel in self.out_rels.get(source, ()):
                 kind, target = rel["relationship_type"], rel["target_ref"]
+                via = (*here, rel["id"])
                 if kind == "uses":
-                    self._add_used(target, add)
+                    self._add_used(target, add, via)
                 elif kind == "targets":
                     for feature in self.victim_features(self.objects.get(target)):
-                        add(feature)
+                        add(feature, 1.0, (*via, target))
                 elif kind == "attributed-to":
                     sponsor = self.objects.get(target)
                     if sponsor is not None and sponsor.get("type") not in ("campaign",):
                         if isinstance(sponsor.get("name"), str):
                             sponsors.add(sponsor["name"])
+                            mark(SPONSORS, (*via, target))
                         code = sponsor.get("country") or sponsor.get("x_accord_country")
                         if isinstance(code, str):
-                            countries.add(code.upper())
+                            countries.setdefault(code.upper(), []).append((*via, target))
+                            mark(SPONSORS, (*via, target))
             for rel in self.in_rels.get(source, ()):
                 if rel["relationship_type"] == "indicates":
-                    self._add_indicator(rel["source_ref"], add)
+                    self._add_indicator(rel["source_ref"], add, (*here, rel["id"]))
             code = obj.get("x_accord_country")
             if isinstance(code, str) and code.strip():
-                countries.add(code.strip().upper())
+                countries.setdefault(code.strip().upper(), []).append(here)
+                mark(SPONSORS, here)
             sponsor_name = obj.get("x_accord_cfr_suspected_state_sponsor")
             if isinstance(sponsor_name, str) and sponsor_name.strip():
                 sponsors.add(sponsor_name.strip())
+                mark(SPONSORS, here)
             for prop in ("x_accord_targeted_sectors", "x_accord_cfr_target_category"):
                 for sector in obj.get(prop) or []:
                     for part in re.split(r",|/|\band\b", str(sector)):
                         if slug(part):
-                            add(f"sector:{slug(part)}")
+                            add(f"sector:{slug(part)}", 1.0, here)
             for artefact in obj.get("x_accord_artefacts") or []:
                 if isinstance(artefact, Mapping) and artefact.get("kind") and artefact.get("value"):
-                    add(f"artefact:{slug(artefact['kind'])}:{slug(artefact['value'])}")
+                    add(f"artefact:{slug(artefact['kind'])}:{slug(artefact['value'])}", 1.0, here)
             first, last = _micros(obj.get("first_seen")), _micros(obj.get("last_seen"))
             if first is not None:
                 firsts.append(first)
             if last is not None:
                 lasts.append(last)
-        for code in countries:
-            add(f"origin:{code}")
+            if first is not None or last is not None:
+                mark(PERIOD, here)
+        for code, vias in countries.items():
+            for via in vias:
+                add(f"origin:{code}", 1.0, via)
         actor.countries = tuple(sorted(countries))
         actor.sponsors = tuple(sorted(sponsors))
         actor.first_seen_us = min(firsts) if firsts else None
         actor.last_seen_us = max(lasts) if lasts else None
 
-    def _add_used(self, target: str, add: Any) -> None:
+    def _add_used(self, target: str, add: _Add, via: Via) -> None:
         obj = self.objects.get(target)
         if obj is None:
             return
         obj_type = obj.get("type")
+        here = (*via, target)
         if obj_type == "attack-pattern":
-            add(target)
+            add(target, 1.0, here)
             parent = self.parent_of.get(target)
             if parent:
-                add(parent)
+                add(parent, 1.0, (*here, *self._parent_link(target), parent))
         elif obj_type in SOFTWARE_TYPES:
-            add(target)
+            add(target, 1.0, here)
             weight = self.software_technique_weight
             if weight > 0.0:
-                for technique in self.software_techniques.get(target, ()):
-                    add(technique, weight)
+                for rel in self.out_rels.get(target, ()):
+                    technique = rel["target_ref"]
+                    if rel["relationship_type"] != "uses" or not technique.startswith(
+                        "attack-pattern--"
+                    ):
+                        continue
+                    path = (*here, rel["id"], technique)
+                    add(technique, weight, path)
                     parent = self.parent_of.get(technique)
                     if parent:
-                        add(parent, weight)
+                        add(parent, weight, (*path, *self._parent_link(technique), parent))
             for rel in self.in_rels.get(target, ()):
                 if rel["relationship_type"] == "indicates":
-                    self._add_indicator(rel["source_ref"], add)
+                    self._add_indicator(rel["source_ref"], add, (*here, rel["id"]))
         elif obj_type == "infrastructure":
-            add(target)
-            for feature in self.infrastructure_values(target):
-                add(feature)
+            add(target, 1.0, here)
+            for feature, path in self.infrastructure_paths(target):
+                add(feature, 1.0, (*here, *path))
             for rel in self.in_rels.get(target, ()):
                 if rel["relationship_type"] == "indicates":
-                    self._add_indicator(rel["source_ref"], add)
+                    self._add_indicator(rel["source_ref"], add, (*here, rel["id"]))
         elif obj_type == "indicator":
-            self._add_indicator(target, add)
+            self._add_indicator(target, add, via)
         else:
             for value in object_values(obj):
-                add(value_key(value))
+                add(value_key(value), 1.0, here)
 
-    def _add_indicator(self, indicator_id: str, add: Any) -> None:
+    def _add_indicator(self, indicator_id: str, add: _Add, via: Via) -> None:
         obj = self.objects.get(indicator_id)
         if obj is None or obj.get("type") != "indicator" or obj.get("revoked") is True:
             return
-        add(indicator_id)
+        here = (*via, indicator_id)
+        add(indicator_id, 1.0, here)
         for value in object_values(obj):
-            add(value_key(value))
+            add(value_key(value), 1.0, here)
 
-    def infrastructure_values(self, infra_id: str) -> list[str]:
-        """Value features of what an infrastructure ``consists-of`` (SCOs, indicators)."""
-        found: list[str] = []
+    def _parent_link(self, technique: str) -> Via:
+        rel = self.parent_rel.get(technique)
+        return (rel,) if rel else ()
+
+    def infrastructure_paths(self, infra_id: str) -> list[tuple[str, Via]]:
+        """Value features of what an infrastructure ``consists-of`` (SCOs, indicators),
+        each with the relationship and object that yield it."""
+        found: list[tuple[str, Via]] = []
         for rel in self.out_rels.get(infra_id, ()):
             if rel["relationship_type"] not in ("consists-of", "has"):
                 continue
             target = self.objects.get(rel["target_ref"])
             if target is not None:
-                found.extend(value_key(v) for v in object_values(target))
+                path = (rel["id"], rel["target_ref"])
+                found.extend((value_key(v), path) for v in object_values(target))
         return found
+
+    def infrastructure_values(self, infra_id: str) -> list[str]:
+        """Value features of what an infrastructure ``consists-of`` (SCOs, indicators)."""
+        return [feature for feature, _ in self.infrastructure_paths(infra_id)]
+
+    def trace(self, actor: int) -> Mapping[str, frozenset[str]]:
+        """For each entry of an actor's profile (and :data:`PERIOD`, :data:`SPONSORS`), the
+        ids of the stored objects that produced it: every path, not only the strongest,
+        since a result that weighs the entry cannot tell which one it rests on."""
+        found = self._traces.get(actor)
+        if found is None:
+            paths: dict[str, set[str]] = {}
+            self._fill_profile(dataclasses.replace(self.actors[actor], profile={}), paths)
+            found = {key: frozenset(ids) for key, ids in paths.items()}
+            self._traces[actor] = found
+        return found
+
+    def technique_links(self, software: str, technique: str) -> list[str]:
+        """The ``uses`` relationships from a piece of software to a technique."""
+        return [
+            rel["id"]
+            for rel in self.out_rels.get(software, ())
+            if rel["relationship_type"] == "uses" and rel["target_ref"] == technique
+        ]
 
     @staticmethod
     def victim_features(obj: Mapping[str, Any] | None) -> list[str]:

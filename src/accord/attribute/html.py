@@ -5,7 +5,8 @@ a partner CERT, a journalist's fact-checker. The page carries everything the tex
 JSON forms carry (summary, hypotheses, every evidence item with source, grade and weight,
 the ACH matrix, next steps, dissenting views, the knowledge-base version and digest), so
 the reader can check it step by step, and its TLP level, top and bottom, as TLP 2.0 asks
-of any document.
+of any document. That level is the highest of the result's and of every view shown beside
+it: the page carries other nodes' explanations verbatim.
 
 Safety: every string from the store (actor names, labels, sources: all of it can come from
 a hostile peer) is HTML-escaped, and a Content-Security-Policy allows no network access
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from accord.attribute.dissent import View
 from accord.attribute.language import percent
+from accord.attribute.marking import shown_tlp
 from accord.attribute.result import ATTRIBUTED, AttributionResult, HypothesisResult
 from accord.model.errors import InputError
 from accord.model.tlp import TLP
@@ -230,12 +232,15 @@ def render_html(result: AttributionResult, tlp: TLP, views: Sequence[View] = ())
     return "\n".join(parts)
 
 
-def write_report(path: Path, result: AttributionResult, views: Sequence[View] = ()) -> None:
-    """Write the page at the result's own TLP; a path that cannot be written is an input
-    error naming it. A result computed without a store has no TLP and is marked RED, the
-    one level that cannot leak."""
-    level = TLP.parse(result.tlp) if result.tlp else TLP.RED
+def write_report(path: Path, result: AttributionResult, views: Sequence[View] = ()) -> TLP:
+    """Write the page and return its level: the highest of the result's TLP and of each
+    view's (``View.tlp``, the store's effective TLP of the view object and its author), since
+    the page prints them all. A result or view without a level (computed without a store)
+    counts as RED, the one level that cannot leak. A path that cannot be written is an
+    input error naming it."""
+    level = shown_tlp(result, [v.tlp for v in views])
     try:
         path.write_text(render_html(result, level, views), encoding="utf-8")
     except OSError as exc:
         raise InputError(str(path), f"cannot write the report ({exc.strerror})") from exc
+    return level

@@ -3,9 +3,10 @@
 One note per (node, incident): its id is UUIDv5 over both, so a re-assessment is a new
 *version* of the same note (the store keeps every version: the history of the judgement),
 and an unchanged result stores nothing. The note carries the result's TLP, the most
-restrictive level of the incident and of everything the result cites (``marking.py``), so
-it is shared no further than its most restricted evidence; the incident's other markings
-are kept.
+restrictive level of the incident and of everything the result cites or rests on
+(``marking.py``), so it is shared no further than its most restricted evidence; the
+incident's other markings are kept. A result that rests on unmarked data (which stays
+home) gives a TLP:RED note, never an explicit lower marking that would let it out.
 
 Note properties: ``abstract`` (verdict and leader), ``content`` (the ICD 203 summary),
 ``object_refs`` (the incident), ``labels: ["accord-attribution"]`` and
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from accord.attribute.language import percent
-from accord.attribute.marking import result_markings
+from accord.attribute.marking import result_handling, result_markings
 from accord.attribute.result import AttributionResult
 from accord.model.timestamps import format_millis, now_utc, stix_micros
 from accord.store import Store
@@ -64,13 +65,21 @@ def attribution_note(
 def save_attribution(
     store: Store, result: AttributionResult, identity_id: str, now: datetime | None = None
 ) -> tuple[str, bool]:
-    """Store the note; ``(id, stored)``, with ``stored`` False when nothing changed."""
+    """Store the note; ``(id, stored)``, with ``stored`` False when nothing changed (the
+    same document under the same markings: marking the evidence later changes the note's
+    handling even when the result is the same)."""
     ident = note_id(identity_id, result.incident)
     current = store.get(ident)
     document = result.to_dict()
-    if current is not None and current.get("x_accord_attribution") == document:
-        return ident, False
     incident = store.get(result.incident) or {}
+    stays_home = result_handling(store, result).stays_home
+    markings = result_markings(result, incident, stays_home=stays_home)
+    if (
+        current is not None
+        and current.get("x_accord_attribution") == document
+        and list(current.get("object_marking_refs") or []) == markings
+    ):
+        return ident, False
     stamp = now or now_utc()
     if current is not None and stix_micros(format_millis(stamp)) <= stix_micros(
         current["modified"]
@@ -81,7 +90,7 @@ def save_attribution(
     note = attribution_note(
         result,
         identity_id,
-        markings=result_markings(result, incident),
+        markings=markings,
         created=current["created"] if current is not None else None,
         now=stamp,
     )

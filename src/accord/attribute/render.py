@@ -18,6 +18,7 @@ from rich.text import Text
 
 from accord.attribute.dissent import View
 from accord.attribute.language import percent
+from accord.attribute.marking import shown_level
 from accord.attribute.result import ATTRIBUTED, AttributionResult
 
 _ACH_STYLE = {"CC": "bold green", "C": "green", "N": "dim", "I": "red", "II": "bold red"}
@@ -113,12 +114,15 @@ def views_table(views: Sequence[View]) -> Table:
 
 
 def result_renderables(
-    result: AttributionResult, views: Sequence[View] = ()
+    result: AttributionResult, views: Sequence[View] = (), tlp: str | None = None
 ) -> list[RenderableType]:
+    """The text form. ``tlp`` is the level of the whole rendering (with ``views``, see
+    ``marking.shown_tlp``); the result's own by default."""
     style = "green" if result.verdict == ATTRIBUTED else "yellow"
     title = f"{result.incident_name or result.incident}  [{result.verdict}]"
-    if result.tlp:
-        title = f"{result.tlp}  {title}"
+    level = result.tlp if tlp is None else tlp
+    if level:
+        title = f"{level}  {title}"
     parts: list[RenderableType] = [
         Panel(Text(result.summary), title=title, border_style=style, title_align="left"),
         hypotheses_table(result),
@@ -144,17 +148,26 @@ def result_renderables(
     return parts
 
 
-def render_text(result: AttributionResult, views: Sequence[View] = (), width: int = 140) -> str:
+def render_text(
+    result: AttributionResult,
+    views: Sequence[View] = (),
+    width: int = 140,
+    tlp: str | None = None,
+) -> str:
     """The result for a person, as plain text (rich tables without colour codes)."""
     buffer = StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
-    console.print(Group(*result_renderables(result, views)))
+    console.print(Group(*result_renderables(result, views, tlp)))
     return buffer.getvalue()
 
 
 def assessment_renderables(verdicts: Iterable[Mapping[str, Any]]) -> list[RenderableType]:
+    """One panel per verdict, titled with the level of what it shows: the verdict's own and
+    that of each other node's opinion printed beside it."""
     parts: list[RenderableType] = []
     for v in verdicts:
+        opinions = v.get("opinions") or []
+        level = shown_level([str(v.get("tlp") or ""), *(str(o.get("tlp") or "") for o in opinions)])
         body = [
             f"claim: {v['claimant']} ({v['source_kind']}) alleges {v['actor']}",
             f"verdict: {v['verdict']} (grade {v['grade']}): {v['reason']}",
@@ -162,11 +175,12 @@ def assessment_renderables(verdicts: Iterable[Mapping[str, Any]]) -> list[Render
         if v.get("needed"):
             body.append("needed to raise it:")
             body += [f"  • {n}" for n in v["needed"]]
-        for o in v.get("opinions") or []:
+        for o in opinions:
             body.append(f"view of {o['author']}: {o['position']}: {_short(o['explanation'], 160)}")
         style = {"supported": "green", "contradicted": "red"}.get(v["verdict"], "yellow")
+        title = f"{level}  {v['claim']}"
         parts.append(
-            Panel(Text("\n".join(body)), title=v["claim"], border_style=style, title_align="left")
+            Panel(Text("\n".join(body)), title=title, border_style=style, title_align="left")
         )
     if not parts:
         parts.append(Text("no claims recorded about this incident"))

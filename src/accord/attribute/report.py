@@ -4,12 +4,16 @@ Everything here is derived from the engine's numbers; nothing changes a probabil
 verdict is ``attributed`` only when the top *named* hypothesis reaches "likely" (p ≥ 0.55)
 *and* at least one non-spoofable item supports it: spoofable traces alone (language, time
 zone, strings) never name an actor, whatever their number.
+
+Every name and every weight the document shows is recorded with the stored objects it
+comes from (``rests_on``, see ``result.py``): the result's TLP is the high-water mark of
+all of them, and it can only be computed if the document says what they are.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from accord.attribute.engine import (
@@ -23,8 +27,11 @@ from accord.attribute.engine import (
 from accord.attribute.evidence import EvidenceItem, Source, independent_groups
 from accord.attribute.grading import Grade
 from accord.attribute.graph import (
+    PERIOD,
     SOFTWARE,
+    SPONSORS,
     TECHNIQUE,
+    TIMING,
     VALUE,
     VALUE_CLASS,
     Actor,
@@ -164,6 +171,50 @@ def _name(graph: KnowledgeGraph, actor: int | None) -> str:
     return UNKNOWN_NAME if actor is None else graph.actors[actor].name
 
 
+@dataclass(frozen=True)
+class Step:
+    """A next step, with the stored objects it quotes: the actors it names (their merged
+    members) and the profile entry it suggests looking for (with the links that tie it to
+    the actor), so that a result or an opinion listing it is marked at least as high."""
+
+    text: str
+    rests_on: frozenset[str] = frozenset()
+
+
+def link_rests_on(graph: KnowledgeGraph, s: ScoredItem, actor: int) -> set[str]:
+    """The stored objects that tie item ``s`` to ``actor``: every path of every profile
+    entry the item matched (and, for timing, what dated the actor). Empty when the item
+    matched nothing of the profile: its weight then comes from the population alone."""
+    if actor not in s.matches:
+        return set()
+    trace = graph.trace(actor)
+    found: set[str] = set()
+    for feature in s.item.features:
+        found.update(trace.get(feature, ()))
+    if s.item.channel == TIMING:
+        found.update(trace.get(PERIOD, ()))
+    return found
+
+
+def actor_rests_on(graph: KnowledgeGraph, scored: Iterable[ScoredItem], actor: int) -> set[str]:
+    """What a hypothesis' name and probability rest on: its merged members (whose names
+    and aliases it shows) and the links of every weighed item to its profile."""
+    found = set(graph.actors[actor].members)
+    for s in scored:
+        found.update(link_rests_on(graph, s, actor))
+    return found
+
+
+def association_rests_on(graph: KnowledgeGraph, actor: int) -> set[str]:
+    """What ties an actor to its sponsors and countries (named by a summary, summed over by
+    a state claim): the ``attributed-to`` links, sponsors and catalogue entries."""
+    trace = graph.trace(actor)
+    found = set(trace.get(SPONSORS, ()))
+    for code in graph.actors[actor].countries:
+        found.update(trace.get(f"origin:{code}", ()))
+    return found
+
+
 def discriminating_steps(
     graph: KnowledgeGraph,
     posterior: Posterior,
@@ -171,7 +222,7 @@ def discriminating_steps(
     observed: set[str],
     params: Parameters,
     limit: int = 5,
-) -> list[str]:
+) -> list[Step]:
     """Unobserved features of ``actors`` that would most change the assessment, ranked by
     how much finding them would move that actor's or the leader's probability (exact,
     from the current posterior). Specific features (fewest actors) are tried first."""
@@ -203,8 +254,10 @@ def discriminating_steps(
             if change >= MIN_CHANGE:
                 found.append((change, feature, actor, old_actor, new_actor, old_leader, new_leader))
     found.sort(key=lambda t: (-t[0], t[1], t[2]))
-    steps: list[str] = []
+    steps: list[Step] = []
     for _, feature, actor, old_a, new_a, old_l, new_l in found[:limit]:
+        rests_on = set(graph.trace(actor).get(feature, ()))
+        rests_on.update(graph.actors[actor].members)
         label = _feature_label(graph, feature)
         channel = channel_of(feature)
         if channel == SOFTWARE:
@@ -217,7 +270,9 @@ def discriminating_steps(
         text += percent(new_a)
         if leader != actor:
             text += f" and {_name(graph, leader)} from {percent(old_l)} to {percent(new_l)}"
-        steps.append(text)
+            if leader is not None:
+                rests_on.update(graph.actors[leader].members)
+        steps.append(Step(text, frozenset(rests_on)))
     return steps
 
 
@@ -227,7 +282,7 @@ def steps_for(
     actor: int,
     params: Parameters,
     observed: set[str] | None = None,
-) -> list[str]:
+) -> list[Step]:
     """What to look for that would most change ``actor``'s standing."""
     if observed is None:
         observed = {f for s in posterior.scored for f in s.item.features}
@@ -241,13 +296,16 @@ def _next_steps(
     items: Sequence[EvidenceItem],
     params: Parameters,
     confidence_basis: Mapping[str, int | float],
-) -> list[str]:
+) -> list[Step]:
     """The evidence that would most change the assessment, most decisive first."""
-    steps: list[str] = []
+    steps: list[Step] = []
     if not posterior.scored:
         steps.append(
-            "link the incident's observed techniques, malware, indicators and infrastructure "
-            "to it (STIX relationships or object_refs): there is no evidence to weigh yet"
+            Step(
+                "link the incident's observed techniques, malware, indicators and "
+                "infrastructure to it (STIX relationships or object_refs): there is no "
+                "evidence to weigh yet"
+            )
         )
     first = hyps[0]
     named = [h.index for h in hyps if h.index is not None][:3]
@@ -255,18 +313,25 @@ def _next_steps(
     steps.extend(discriminating_steps(graph, posterior, named, observed, params))
     if first.actor is None and posterior.scored:
         steps.append(
-            "compare the malware and infrastructure no tracked actor explains with partners' "
-            "holdings: UNKNOWN leads because the knowledge base has no actor that fits"
+            Step(
+                "compare the malware and infrastructure no tracked actor explains with "
+                "partners' holdings: UNKNOWN leads because the knowledge base has no actor "
+                "that fits"
+            )
         )
     if posterior.scored and int(confidence_basis.get("independent_sources", 0)) < 2:
         steps.append(
-            "obtain the key evidence from an independent source (another organisation, "
-            "through another node): it rests on a single source now"
+            Step(
+                "obtain the key evidence from an independent source (another organisation, "
+                "through another node): it rests on a single source now"
+            )
         )
     if int(confidence_basis.get("spoofable_items", 0)) > 0:
         steps.append(
-            "corroborate the spoofable artefacts with costly evidence (malware code, "
-            "infrastructure): language, time zone and strings are cheap to plant"
+            Step(
+                "corroborate the spoofable artefacts with costly evidence (malware code, "
+                "infrastructure): language, time zone and strings are cheap to plant"
+            )
         )
     return steps
 
@@ -330,7 +395,7 @@ def _summary(
         "beside them."
     )
     actor = subject.actor
-    if verdict == ATTRIBUTED and actor is not None and (actor.countries or actor.sponsors):
+    if actor is not None and names_association(verdict, actor):
         linked = ", ".join([*actor.sponsors, *actor.countries])
         parts.append(
             f"Catalogues associate {actor.name} with {linked}; that association is their "
@@ -342,6 +407,19 @@ def _summary(
     if mixes_likelihood_and_confidence(text):
         raise AssertionError("summary mixes likelihood and confidence in one sentence")
     return text
+
+
+def names_association(verdict: str, actor: Actor) -> bool:
+    """Whether the summary quotes the catalogues' association of its subject with states."""
+    return verdict == ATTRIBUTED and bool(actor.countries or actor.sponsors)
+
+
+def _weighted(
+    graph: KnowledgeGraph, s: ScoredItem, ref: str, w: float, actor: int | None
+) -> WeightedRef:
+    """One listed weight, with the knowledge it rests on (none for UNKNOWN)."""
+    links = [] if actor is None else sorted(link_rests_on(graph, s, actor))
+    return WeightedRef(ref, round(w, 4), s.item.label, links)
 
 
 def _unknown_weights(hyps: Sequence[_Hyp]) -> None:
@@ -439,15 +517,17 @@ def describe(
                 independent_sources=item.independent_sources,
                 sources=[src.as_dict() for src in item.sources],
                 implied_by=item.implied_by,
+                rests_on=sorted(item.rests_on - {item.ref}),
             )
         )
-    labels = {ref: s.item.label for ref, s in zip(refs, posterior.scored, strict=True)}
+    by_ref = dict(zip(refs, posterior.scored, strict=True))
     results: list[HypothesisResult] = []
     bases: list[dict] = []
     for h in hyps:
         level, basis = confidence_of(posterior.scored, h.weights)
         bases.append(basis)
         pairs = _for(h, refs)
+        index = h.index
         results.append(
             HypothesisResult(
                 actor_id=h.actor.id if h.actor is not None else None,
@@ -459,14 +539,18 @@ def describe(
                 prior=h.prior,
                 external_id=h.actor.external_id if h.actor is not None else None,
                 evidence_for=[
-                    WeightedRef(r, round(w, 4), labels[r]) for r, w in pairs if w >= NEUTRAL
+                    _weighted(graph, by_ref[r], r, w, index) for r, w in pairs if w >= NEUTRAL
                 ][:MAX_LISTED],
                 evidence_against=[
-                    WeightedRef(r, round(w, 4), labels[r])
+                    _weighted(graph, by_ref[r], r, w, index)
                     for r, w in reversed(pairs)
                     if w <= -NEUTRAL
                 ][:MAX_LISTED],
                 confidence_basis=basis,
+                members=list(h.actor.members) if h.actor is not None else [],
+                rests_on=[]
+                if index is None
+                else sorted(actor_rests_on(graph, posterior.scored, index)),
             )
         )
     named = [i for i, h in enumerate(hyps) if h.actor is not None]
@@ -490,6 +574,10 @@ def describe(
     name = incident_name or incident_id
     summary = _summary(name, verdict, hyps, posterior, evidence, refs, confidence, bases[subject])
     steps = _next_steps(graph, posterior, hyps, items, params, bases[subject])
+    rests_on = {i for step in steps for i in step.rests_on}
+    subject_actor = hyps[subject].actor
+    if subject_actor is not None and names_association(verdict, subject_actor):
+        rests_on.update(association_rests_on(graph, subject_actor.index))
     return AttributionResult(
         incident=incident_id,
         incident_name=incident_name,
@@ -502,7 +590,8 @@ def describe(
         omitted=omitted,
         evidence=evidence,
         ach=ach,
-        next_steps=steps,
+        next_steps=[step.text for step in steps],
         unresolved=[dict(u) for u in unresolved],
         parameters=params.as_dict(),
+        rests_on=sorted(rests_on),
     )

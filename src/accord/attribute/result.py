@@ -6,11 +6,19 @@ it): ``incident``, ``kb``, ``verdict``, ``summary``, ``unknown_probability``,
 ``next_steps`` are required by the issue; the others add what a reviewer needs to
 recompute the result (parameters, versions, the digest of the graph) and ``tlp``, the
 level the result must be handled at.
+
+What the result rests on is recorded with it, typed, so that its TLP can be computed from
+the document alone (``marking.cited_ids``): ``members`` (the merged actor objects whose
+names and aliases a hypothesis shows), ``rests_on`` on each weight of evidence (the stored
+knowledge objects, relationships included, that tie that evidence to that actor), on each
+hypothesis (the same over every weighed item, listed or not: its probability rests on all
+of them), on each evidence item (what it was resolved to) and on the result (what the
+summary and the next steps quote beyond those).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 ATTRIBUTED = "attributed"
@@ -21,11 +29,19 @@ METHOD = "accord-attribution/1"
 
 @dataclass(frozen=True)
 class WeightedRef:
-    """An evidence item's weight for or against one hypothesis, in bans (log10)."""
+    """An evidence item's weight for or against one hypothesis, in bans (log10).
+
+    ``rests_on``: the stored objects of the actor's profile that the item matched (the
+    member or campaign, the ``uses``/``indicates`` relationships, the indicator or software
+    at the end), sorted. Empty when the item matched nothing of the profile (its weight
+    then comes from the population alone) and for UNKNOWN, whose weights are margins over
+    the named hypotheses'.
+    """
 
     ref: str
     weight: float
     label: str = ""
+    rests_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -41,6 +57,8 @@ class HypothesisResult:
     evidence_for: list[WeightedRef] = field(default_factory=list)
     evidence_against: list[WeightedRef] = field(default_factory=list)
     confidence_basis: dict[str, Any] = field(default_factory=dict)
+    members: list[str] = field(default_factory=list)
+    rests_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +76,7 @@ class EvidenceResult:
     independent_sources: int
     sources: list[dict[str, Any]] = field(default_factory=list)
     implied_by: str | None = None
+    rests_on: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +125,9 @@ class AttributionResult:
     # The TLP of the result itself (``TLP:RED``…): the most restrictive level of what it
     # cites (see ``marking.py``); empty for a result computed without a store.
     tlp: str = ""
+    # Stored objects the summary and the next steps quote beyond the hypotheses and the
+    # evidence (an actor's sponsors, the profile entries a next step suggests looking for).
+    rests_on: list[str] = field(default_factory=list)
 
     @property
     def leader(self) -> HypothesisResult:
@@ -122,15 +144,16 @@ class AttributionResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttributionResult:
-        """Rebuild a result from its JSON form (a stored note, a peer's note)."""
+        """Rebuild a result from its JSON form (a stored note, a peer's note). Keys this
+        version does not know (a newer peer's) are ignored rather than refused."""
 
         def refs(items: list[dict[str, Any]]) -> list[WeightedRef]:
-            return [WeightedRef(**i) for i in items]
+            return [WeightedRef(**_known(WeightedRef, i)) for i in items]
 
         hypotheses = [
             HypothesisResult(
                 **{
-                    **h,
+                    **_known(HypothesisResult, h),
                     "evidence_for": refs(h.get("evidence_for", [])),
                     "evidence_against": refs(h.get("evidence_against", [])),
                 }
@@ -147,11 +170,20 @@ class AttributionResult:
             unknown_probability=data["unknown_probability"],
             hypotheses=hypotheses,
             omitted=Omitted(**data.get("omitted", {})),
-            evidence=[EvidenceResult(**e) for e in data.get("evidence", [])],
+            evidence=[
+                EvidenceResult(**_known(EvidenceResult, e)) for e in data.get("evidence", [])
+            ],
             ach=AchMatrix(**data["ach"]),
             next_steps=list(data.get("next_steps", [])),
             unresolved=list(data.get("unresolved", [])),
             parameters=dict(data.get("parameters", {})),
             method=data.get("method", METHOD),
             tlp=data.get("tlp", ""),
+            rests_on=list(data.get("rests_on", [])),
         )
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` restricted to the fields of dataclass ``cls``."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}

@@ -14,6 +14,7 @@ import typer
 from accord.attribute.claims import SOURCE_KINDS, add_claim, assess
 from accord.attribute.dissent import views
 from accord.attribute.html import write_report
+from accord.attribute.marking import shown_tlp
 from accord.attribute.record import note_id
 from accord.attribute.render import assessment_renderables, render_json, result_renderables
 from accord.attribute.service import attribute_bundle, attribute_incident
@@ -50,7 +51,8 @@ def attribute_command(
         typer.Option(
             "--html",
             help="Also write the result as a self-contained HTML report, marked with its TLP "
-            "(the most restrictive level of what it cites).",
+            "(the most restrictive level of what it cites and of the other nodes' views it "
+            "shows).",
             dir_okay=False,
         ),
     ] = None,
@@ -61,6 +63,10 @@ def attribute_command(
 
     Given a bundle file, its objects are laid over the store in memory and the incident in
     it is attributed; the store is left unchanged.
+
+    Every output shows other nodes' views beside the result, so each is handled at the
+    highest of the result's TLP and theirs: the HTML banner, the text title and, in
+    ``--json``, ``tlp`` (the stored note keeps the result's own level).
     """
     node = load_home(home)
     with node.open_store() as store:
@@ -71,21 +77,23 @@ def attribute_command(
             result = attribute_incident(store, target, node.identity_id, top=top, save=save)
             note = note_id(node.identity_id, result.incident) if save else None
         others = [v for v in views(store, [result.incident]) if v.author_id != node.identity_id]
+    level = str(shown_tlp(result, [v.tlp for v in others]))
     if html is not None:
         write_report(html, result, others)
     if json_output:
         data: dict[str, Any] = render_json(result)
+        data["tlp"] = level  # what is emitted includes the views
         data["dissent"] = [v.as_dict() for v in others]
         data["note"] = note
         data["html"] = str(html) if html is not None else None
         print_json(data)
         return
-    for part in result_renderables(result, others):
+    for part in result_renderables(result, others, level):
         console.print(part, soft_wrap=False)
     if note:
         console.print(f"stored as {note}", style="dim")
     if html is not None:
-        console.print(f"report written to {html} ({result.tlp})", style="dim")
+        console.print(f"report written to {html} ({level})", style="dim")
 
 
 claim_app = typer.Typer(help="Public allegations about incidents, recorded with their source.")

@@ -65,6 +65,8 @@ class ObjectRow:
     is_current: bool
     revoked: bool
     body: str
+    # the level came from the node default: unmarked data, which stays home
+    tlp_default: bool = False
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -256,6 +258,7 @@ class Store:
             is_current=bool(r.is_current),
             revoked=bool(r.revoked),
             body=r.body,
+            tlp_default=bool(r.tlp_default),
         )
 
     _COLUMNS = (
@@ -270,6 +273,7 @@ class Store:
         s.objects.c.is_current,
         s.objects.c.revoked,
         s.objects.c.body,
+        s.objects.c.tlp_default,
     )
 
     def get_row(self, obj_id: str) -> ObjectRow | None:
