@@ -41,7 +41,8 @@ from accord.share.auth import add_user
 from accord.share.collections import add_collection
 from accord.share.peers import save_peer, set_policy
 from accord.share.serving import free_port
-from accord.share.view import Position
+from accord.share.signing import Signer
+from accord.share.view import Position, seal_for
 from accord.store import schema as s
 from accord.store.home import NodeHome
 from accord.store.store import content_hash
@@ -252,7 +253,12 @@ def accord(workdir: Path, objects: list[dict[str, Any]], big: int) -> Iterator[d
             .limit(1)
         ).one()
     # The position a client holds after following `next` through every page but the last.
-    last_token = Position(last.date_added_us, last.row_id).encode()
+    last_token = seal_for(
+        Signer.from_home(home),
+        deep.collection_id,
+        "bench",
+        Position(last.date_added_us, last.row_id),
+    )
     port = free_port()
     api = f"http://127.0.0.1:{port}/api/"
     cmd = [

@@ -16,14 +16,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from accord.model.tlp import TLP
+from accord.model.tlp import TLP, standard_marking
 from accord.share.collections import get_collection
 from accord.share.peers import Peer, get_peer
 from accord.share.redaction import Profile
 from accord.share.settings import load_settings
 from accord.share.signing import Signer
-from accord.share.view import Audience, Filters, Item, View
+from accord.share.view import OWN_SOURCES, Audience, Filters, Item, View
 from accord.store import schema as s
+from accord.store.export import marking_level
 from accord.store.home import NodeHome
 from accord.store.store import Store
 
@@ -52,14 +53,48 @@ def items_for_peer(
         yield item
 
 
-def objects_for_peer(home: NodeHome, store: Store, peer_name: str) -> Iterator[dict[str, Any]]:
+class PeerObjects:
+    """The STIX objects one peer may receive, signed and redacted as they would leave, and
+    the marking definitions they reference that the peer may receive too.
+
+    :func:`accord.store.export.write_bundle` appends referenced marking definitions; it asks
+    :meth:`marking_for` here (the peer's ceiling) instead of using the bundle's ``tlp_max``.
+    """
+
+    def __init__(self, home: NodeHome, store: Store, peer: Peer) -> None:
+        self.home = home
+        self.store = store
+        self.peer = peer
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for item in items_for_peer(self.home, self.store, self.peer):
+            yield item.parsed()
+
+    def marking_for(self, ref: str) -> dict[str, Any] | None:
+        """A standard TLP definition as published; a stored one only under the peer's
+        ceiling (its own level, its own marking, its creator), signed if this node wrote it.
+        """
+        standard = standard_marking(ref)
+        if standard is not None:
+            return standard
+        row = self.store.get_row(ref)
+        if row is None or row.type != "marking-definition":
+            return None
+        obj = row.obj
+        creator = obj.get("created_by_ref")
+        if not self.peer.ceiling.allows_row(marking_level(row), creator, self.home.identity_id):
+            return None
+        if creator == self.home.identity_id and row.source_kind in OWN_SOURCES:
+            return Signer.from_home(self.home).sign_own(obj)
+        return obj
+
+
+def objects_for_peer(home: NodeHome, store: Store, peer_name: str) -> PeerObjects:
     """The STIX objects ``peer_name`` may receive, signed and redacted as they would leave.
 
     For ``accord export --peer NAME``: write them as a bundle.
     """
-    peer = get_peer(store, peer_name)
-    for item in items_for_peer(home, store, peer):
-        yield item.parsed()
+    return PeerObjects(home, store, get_peer(store, peer_name))
 
 
 def preview(home: NodeHome, store: Store, peer_name: str) -> dict[str, Any]:
@@ -88,24 +123,23 @@ def preview(home: NodeHome, store: Store, peer_name: str) -> dict[str, Any]:
     withheld: Counter[str] = Counter()
     for view in views:
         withheld.update(view.withheld)
+    own = func.coalesce(s.objects.c.created_by_ref == home.identity_id, False).label("own")
+    stays_home: Counter[str] = Counter()
     with store.engine.connect() as conn:
-        by_level = dict(
-            conn.execute(
-                select(s.objects.c.tlp, func.count())
-                .where(s.objects.c.is_current.is_(True))
-                .group_by(s.objects.c.tlp)
-            ).all()
-        )
-    stays_home = {
-        TLP(level).label: count
-        for level, count in sorted(by_level.items())
-        if not peer.ceiling.allows(TLP(level))
-    }
+        rows = conn.execute(
+            select(s.objects.c.tlp, own, func.count())
+            .where(s.objects.c.is_current.is_(True))
+            .group_by(s.objects.c.tlp, own)
+        ).all()
+    for level, is_own, count in sorted(rows, key=lambda r: (r[0], bool(r[1]))):
+        # Received AMBER stays home for a peer of another organisation (policy.py).
+        if not peer.ceiling.allows(TLP(level), third_party=not is_own):
+            stays_home[TLP(level).label] += count
     return {
         "peer": peer.name,
         "policy": peer.policy_dict(),
         "count": len(items),
         "items": items,
         "withheld_by_redaction": dict(withheld),
-        "stays_home_by_tlp": stays_home,
+        "stays_home_by_tlp": dict(stays_home),
     }

@@ -9,6 +9,16 @@ Markings and every other property are kept exactly as received.
 A store write is atomic, and one bad object must not lose a whole page: the checks run
 before the write, and should the store still refuse an object (another writer got there
 first), that object is quarantined and the page is written again without it.
+
+Two rules keep a peer from using intake against this node:
+
+* a refusal that depends on what the store holds (a version conflict, another creator, a
+  revocation, a store refusal) is told to the peer only as "conflicts with a stored
+  object": the detailed reason would describe objects the peer may not see (their
+  creator, their ``created``); the node's own quarantine record keeps the details;
+* nothing from a peer may claim this node as its creator, unless it is a copy of a version
+  this node already holds: otherwise a peer could put words in this node's mouth, have
+  them served back signed by it, or version and revoke this node's own objects.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection, func, insert, select
@@ -27,12 +37,30 @@ from accord.model.timestamps import stix_micros
 from accord.model.tlp import TLP, level_of_markings, marking_refs
 from accord.share import tables as t
 from accord.share.peers import Peer
-from accord.share.signing import PUBLIC_KEY, KeyRing, same_content
+from accord.share.signing import PUBLIC_KEY, KeyRing, creator_of, same_content
 from accord.share.sqlutil import insert_ignore, now_us
 from accord.store import schema as s
 from accord.store.store import Store, content_hash
 
 _PLACE_INDEX = re.compile(r"^object (\d+)\b")
+# What a peer is told when a refusal depends on what this node stores.
+CONFLICT = "conflicts with a stored object"
+STORE_REFUSED = "refused by the store: conflicts with a stored object or cannot be stored"
+OWN_CLAIM = "names this node as its creator; only this node writes its own objects"
+
+
+class _Recorder(Protocol):
+    """Quarantines or flags one object: ``reason`` for this node, ``told`` for the peer."""
+
+    def __call__(
+        self, index: int, obj: Any, action: str, reason: str, told: str | None = None
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    reason: str  # for this node's quarantine record
+    told: str  # for the peer (the status resource, the push report)
 
 
 @dataclass
@@ -84,6 +112,17 @@ def _version_of(obj: Mapping[str, Any]) -> str:
     return str(obj.get("modified") or obj.get("created") or "")
 
 
+def own_identity(conn: Connection) -> str | None:
+    """This node's identity id as the store knows it: the identity that ``accord init``
+    (or a key rotation) wrote from the node itself, naming itself as its creator."""
+    o = s.objects
+    return conn.execute(
+        select(o.c.id)
+        .where(o.c.type == "identity", o.c.source_kind == "node", o.c.created_by_ref == o.c.id)
+        .limit(1)
+    ).scalar()
+
+
 class Intake:
     """Checks and stores objects delivered by one peer (or one posting login)."""
 
@@ -94,11 +133,17 @@ class Intake:
         *,
         peer: Peer | None = None,
         collection_id: str | None = None,
+        node_identity: str | None = None,
     ) -> None:
+        """``node_identity``: this node's identity id (looked up in the store if omitted)."""
         self.store = store
         self.source_name = source_name
         self.peer = peer
         self.collection_id = collection_id
+        if node_identity is None:
+            with store.engine.connect() as conn:
+                node_identity = own_identity(conn)
+        self.node_identity = node_identity
 
     def ingest(
         self,
@@ -128,7 +173,7 @@ class Intake:
         import_tlp: TLP | None,
         carry: IntakeResult,
     ) -> IntakeResult:
-        refused: dict[int, str] = {}
+        refused: dict[int, _Refusal] = {}
         while True:
             try:
                 return self._attempt(objects, refused, inbox, on_commit, import_tlp, carry)
@@ -136,12 +181,15 @@ class Intake:
                 match = _PLACE_INDEX.match(exc.place)
                 if match is None or int(match.group(1)) in refused:
                     raise
-                refused[int(match.group(1))] = f"refused by the store: {exc.reason}"
+                # The store's reason names what it holds (creator, 'created'): keep it home.
+                refused[int(match.group(1))] = _Refusal(
+                    f"refused by the store: {exc.reason}", STORE_REFUSED
+                )
 
     def _attempt(
         self,
         objects: Sequence[Any],
-        refused: Mapping[int, str],
+        refused: Mapping[int, _Refusal],
         inbox: str | None,
         on_commit: Callable[[Connection, IntakeResult], None] | None,
         import_tlp: TLP | None,
@@ -151,7 +199,9 @@ class Intake:
         quarantine: list[dict[str, Any]] = []
         received_us = now_us()
 
-        def record(index: int, obj: Any, action: str, reason: str) -> None:
+        def record(index: int, obj: Any, action: str, reason: str, told: str | None = None) -> None:
+            """Quarantine or flag one object: ``reason`` for this node, ``told`` (if it
+            differs) for the peer."""
             ident = obj.get("id") if isinstance(obj, Mapping) else None
             version = _version_of(obj) if isinstance(obj, Mapping) else ""
             quarantine.append(
@@ -169,7 +219,11 @@ class Intake:
             if action == "quarantined":
                 result.quarantined += 1
                 result.failures.append(
-                    {"id": str(ident or f"object {index}"), "version": version, "message": reason}
+                    {
+                        "id": str(ident or f"object {index}"),
+                        "version": version,
+                        "message": told or reason,
+                    }
                 )
             else:
                 result.flagged += 1
@@ -180,7 +234,7 @@ class Intake:
             valid: list[tuple[int, dict[str, Any]]] = []
             for index, obj in enumerate(objects):
                 if index in refused:
-                    record(index, obj, "quarantined", refused[index])
+                    record(index, obj, "quarantined", refused[index].reason, refused[index].told)
                     continue
                 try:
                     check_object(obj)
@@ -192,13 +246,16 @@ class Intake:
             source = f"tofu via {self.source_name}"
             for index, obj in valid:
                 if obj["type"] == "identity" and PUBLIC_KEY in obj:
+                    if self._claims_this_node(obj):
+                        continue  # this node's keys come from its home, never from a peer
                     why = ring.learn_identity(conn, obj, source)
                     if why:
-                        refused = {**refused, index: f"untrusted identity key: {why}"}
+                        reason = f"untrusted identity key: {why}"
+                        refused = {**refused, index: _Refusal(reason, reason)}
             checked: list[tuple[int, dict[str, Any]]] = []
             for index, obj in valid:
                 if index in refused:
-                    record(index, obj, "quarantined", refused[index])
+                    record(index, obj, "quarantined", refused[index].reason, refused[index].told)
                     continue
                 verdict = ring.verify(obj)
                 if verdict.status == "invalid":
@@ -240,13 +297,24 @@ class Intake:
                 on_commit(conn, result)
         return result
 
+    def _claims_this_node(self, obj: Mapping[str, Any]) -> bool:
+        """Whether ``obj`` speaks for this node: names it as creator, or *is* its identity
+        (whatever creator that copy names: a peer must not hand this node a new key)."""
+        if self.node_identity is None:
+            return False
+        return creator_of(obj) == self.node_identity or obj.get("id") == self.node_identity
+
     def _check_versions(
         self,
         conn: Connection,
         checked: list[tuple[int, dict[str, Any]]],
-        record: Callable[[int, Any, str, str], None],
+        record: _Recorder,
     ) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
-        """Apply the store's versioning rules ahead of the write, object by object."""
+        """Apply the store's versioning rules ahead of the write, object by object.
+
+        What a peer claims this node created passes only as a copy of a version held here
+        (an echo of what this node shared): a new version, or a new object, is quarantined.
+        """
         ids = list(dict.fromkeys(obj["id"] for _, obj in checked))
         known: dict[str, list[_Known]] = {}
         for start in range(0, len(ids), 500):
@@ -283,7 +351,18 @@ class Intake:
                         "quarantined",
                         f"version conflict: {obj_id} version {_version_of(obj)} is already held "
                         "with different content",
+                        CONFLICT,
                     )
+                continue
+            if self._claims_this_node(obj):
+                record(
+                    index,
+                    obj,
+                    "quarantined",
+                    f"claims this node ({self.node_identity}) as its creator, and this "
+                    "node holds no such version",
+                    OWN_CLAIM,
+                )
                 continue
             creator = obj.get("created_by_ref")
             if versions and versions[0].creator != creator:
@@ -294,12 +373,19 @@ class Intake:
                     f"foreign creator: {obj_id} was created by "
                     f"{versions[0].creator or 'an unnamed producer'}, this version names "
                     f"{creator or 'no creator'}",
+                    CONFLICT,
                 )
                 continue
             if not obj.get("revoked") and any(
                 v.revoked and v.modified_us < modified_us for v in versions
             ):
-                record(index, obj, "quarantined", f"revoked: {obj_id} was revoked permanently")
+                record(
+                    index,
+                    obj,
+                    "quarantined",
+                    f"revoked: {obj_id} was revoked permanently",
+                    CONFLICT,
+                )
                 continue
             versions.append(_Known(modified_us, digest, creator, bool(obj.get("revoked"))))
             accepted.append((index, obj))

@@ -2,21 +2,29 @@
 
 * TLP:RED never leaves the node by any automated path;
 * TLP:AMBER+STRICT goes only to peers marked as the same organisation;
+* TLP:AMBER that this node did not create (``created_by_ref`` absent or another identity)
+  goes only to peers marked as the same organisation: TLP 2.0 lets a *recipient* share AMBER
+  within its own organisation and its clients, never on to other organisations; only the
+  source may widen that circle, and this node is the source of its own AMBER alone;
 * everything else goes up to the peer's ``tlp_max``;
-* unmarked data is handled at the node default and is not shared: an object whose index
-  level *is* the node default and that carries no TLP marking of its own stays home.
+* unmarked data is handled at the node default and is not shared: an object whose level
+  came from the node default (no TLP marking of its own, no level given at import; the
+  store records it when writing, ``objects.tlp_default``) stays home, whatever the node
+  default is later changed to.
 
 The level compared is ``objects.tlp``, each version's effective TLP as the store computed it.
+:func:`sql_clause` and :meth:`Ceiling.allows` are twins: the view applies the first in SQL
+and the second again per row, so a slip in one does not let anything out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
+from sqlalchemy import ColumnElement, FromClause, and_, not_, or_
 
 from accord.model.errors import AccordError
-from accord.model.tlp import MARKING_LEVEL, TLP
+from accord.model.tlp import TLP
 from accord.share.sqlutil import unindexed
 from accord.store import schema as s
 
@@ -31,12 +39,24 @@ class Ceiling:
     tlp_max: TLP
     same_org: bool = False
 
-    def allows(self, level: TLP) -> bool:
+    def allows(self, level: TLP, *, third_party: bool = False) -> bool:
+        """Whether a version at ``level`` may go to this peer.
+
+        ``third_party``: the version was not created by this node (its ``created_by_ref`` is
+        absent or another identity). This node only *received* such AMBER, and a recipient
+        may pass AMBER on within its own organisation only.
+        """
         if level is TLP.RED:
+            return False
+        if level >= TLP.AMBER and third_party and not self.same_org:
             return False
         if level is TLP.AMBER_STRICT and not self.same_org:
             return False
         return level <= self.tlp_max
+
+    def allows_row(self, level: TLP, created_by_ref: str | None, node_identity: str) -> bool:
+        """:meth:`allows` for a stored version, judging its creator against this node."""
+        return self.allows(level, third_party=created_by_ref != node_identity)
 
     @property
     def levels(self) -> list[TLP]:
@@ -62,32 +82,27 @@ def check_profile(profile: str) -> str:
     return name
 
 
-def _has_tlp_marking() -> ColumnElement[bool]:
-    return exists(
-        select(s.object_markings.c.row_id).where(
-            s.object_markings.c.row_id == s.objects.c.row_id,
-            s.object_markings.c.marking_ref.in_(sorted(MARKING_LEVEL)),
-        )
-    )
-
-
-def sql_clause(ceiling: Ceiling, node_default: TLP) -> ColumnElement[bool]:
-    """A WHERE clause over ``objects`` selecting the versions this ceiling lets out."""
+def sql_clause(
+    ceiling: Ceiling, node_identity: str, table: FromClause = s.objects
+) -> ColumnElement[bool]:
+    """A WHERE clause over ``objects`` (or an alias of it) selecting the versions this
+    ceiling lets out: the SQL twin of :meth:`Ceiling.allows_row` plus the unmarked rule."""
     levels = [int(level) for level in ceiling.levels]
-    clause: ColumnElement[bool] = unindexed(s.objects.c.tlp).in_(levels)
-    if ceiling.allows(node_default):
-        unmarked = and_(
-            unindexed(s.objects.c.tlp) == int(node_default),
-            s.objects.c.type != "marking-definition",
-            not_(_has_tlp_marking()),
-        )
-        clause = and_(clause, not_(unmarked))
-    return clause
+    clause: ColumnElement[bool] = unindexed(table.c.tlp).in_(levels)
+    if TLP.AMBER in ceiling.levels and not ceiling.same_org:
+        # Third-party AMBER (no creator, or another one) is only relayed within the org.
+        creator = table.c.created_by_ref
+        own = and_(creator.is_not(None), unindexed(creator) == node_identity)
+        clause = and_(clause, or_(unindexed(table.c.tlp) != int(TLP.AMBER), own))
+    # unmarked data stays home (applied whatever the ceiling: its level is the node default
+    # of the day it was written, which need not be today's)
+    return and_(clause, not_(table.c.tlp_default))
 
 
-def is_unmarked(obj_tlp: TLP, has_tlp_marking: bool, node_default: TLP, obj_type: str) -> bool:
-    """The Python twin of the unmarked rule in :func:`sql_clause` (for checks and tests)."""
-    return obj_tlp == node_default and not has_tlp_marking and obj_type != "marking-definition"
+def is_unmarked(tlp_default: bool) -> bool:
+    """The Python twin of the unmarked rule in :func:`sql_clause` (for checks and tests):
+    the stored level came from the node default."""
+    return bool(tlp_default)
 
 
 def or_all(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:

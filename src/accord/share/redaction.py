@@ -14,6 +14,14 @@ A profile looks at one object (and at the objects it references) and decides:
 Profiles: ``none``; ``standard`` (victims, personal data, internal hosts and addresses,
 internal notes); ``strict`` (also every sighting location, identity contact details and
 incident record counts).
+
+Whatever the profile, even ``none``, an object never leaves carrying the id of a stored
+object that the audience may not see (above its TLP ceiling, or kept home by the fixed
+sharing rules): an id alone says that the object exists, and a relationship or sighting
+says what it is about. Objects whose required references point at such objects are
+withheld; ids in optional ``*_refs`` lists and optional ``*_ref`` properties are removed in
+a derived copy, exactly like redacted data. Ids of objects that are not stored here at all
+are left alone: nothing is known about them that could leak.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -64,6 +72,7 @@ _SKIP_KEYS = frozenset(
 )
 _RECIPIENT_PROPS = ("to_refs", "cc_refs", "bcc_refs")
 _REQUIRED_REFS = frozenset({"source_ref", "target_ref", "sighting_of_ref", "object_ref"})
+HIDDEN_REASON = "above this audience's TLP ceiling"
 
 
 class Lookup(Protocol):
@@ -79,6 +88,16 @@ class Lookup(Protocol):
 
     def recipients(self, address_ids: Iterable[str]) -> set[str]:
         """email-addr ids that some email-message lists as a recipient."""
+        ...
+
+    def hidden(self, ids: Iterable[str]) -> set[str]:
+        """Stored ids this audience may not see (the current version is above its ceiling
+        or kept home by the fixed rules); ids not stored at all are never in the result."""
+        ...
+
+    def fingerprint(self, ids: Sequence[str]) -> str:
+        """A digest of ``ids`` keyed with a secret of this node: equal for equal lists, and
+        useless to anyone testing a guess of which ids an object leaves out."""
         ...
 
 
@@ -99,6 +118,24 @@ def is_internal_ip(text: str) -> bool:
     except ValueError:
         return False
     return any(net.version == n.version and net.subnet_of(n) for n in _INTERNAL_NETS)  # type: ignore[arg-type]
+
+
+_NOT_A_REF = object()  # the property is not a reference: scrub or keep it as it is
+_DROPPED = object()  # every id it held is withheld: leave the property out
+_WITHHOLD = object()  # the object cannot stand without it: withhold the object
+
+
+def _pruned_ref(key: str, value: Any, withheld: Mapping[str, str]) -> Any:
+    """A ``*_ref``/``*_refs`` property without the withheld ids: the kept value, or one of
+    the markers above. A report whose ``object_refs`` all go is withheld whole."""
+    if key.endswith("_refs") and isinstance(value, list) and key != "object_marking_refs":
+        kept = [v for v in value if v not in withheld]
+        if kept:
+            return kept
+        return _WITHHOLD if key == "object_refs" else _DROPPED
+    if key.endswith("_ref") and isinstance(value, str):
+        return _DROPPED if value in withheld else value
+    return _NOT_A_REF
 
 
 class Profile:
@@ -204,35 +241,54 @@ class Profile:
         return ""
 
     def judge(self, obj: Mapping[str, Any], lookup: Lookup) -> Outcome:
-        """Decide pass, withhold or derive for one object version."""
-        if not self.active or obj.get("type") == "marking-definition":
+        """Decide pass, withhold or derive for one object version.
+
+        The ``none`` profile redacts nothing, but still applies the reference rule (see the
+        module docstring): what is hidden from the audience must not be named to it.
+        """
+        if obj.get("type") == "marking-definition":
             return PASS
-        reason = self.self_reason(obj, lookup)
-        if reason:
-            return Outcome("withhold", reason)
-        refs = _referenced_ids(obj)
+        if self.active:
+            reason = self.self_reason(obj, lookup)
+            if reason:
+                return Outcome("withhold", reason)
+        refs = referenced_ids(obj)
+        if not refs and not self.active:
+            return PASS
         withheld: dict[str, str] = {}
+        hidden: set[str] = set()
         if refs:
-            for ref_id, target in lookup.objects(refs).items():
-                why = self.self_reason(target, lookup)
-                if why:
-                    withheld[ref_id] = why
+            hidden = lookup.hidden(refs)
+            withheld = dict.fromkeys(sorted(hidden), HIDDEN_REASON)
+            if self.active:
+                visible = [r for r in refs if r not in hidden]
+                for ref_id, target in lookup.objects(visible).items():
+                    why = self.self_reason(target, lookup)
+                    if why:
+                        withheld[ref_id] = why
         for prop in _REQUIRED_REFS:
             target = obj.get(prop)
             if isinstance(target, str) and target in withheld:
                 return Outcome("withhold", f"{prop} points at withheld data ({withheld[target]})")
         if obj.get("type") in SCO_TYPES:
             return PASS if not withheld else Outcome("withhold", "refers to withheld data")
+        if not self.active and not withheld:
+            return PASS
         changed, new = self._strip(obj, withheld)
         if new is None:
             return Outcome("withhold", "nothing would remain after redaction")
         if not changed:
             return PASS
-        return self._derive(obj, new)
+        return self._derive(obj, new, lookup.fingerprint(sorted(hidden)) if hidden else "")
 
     def _strip(
         self, obj: Mapping[str, Any], withheld: Mapping[str, str]
     ) -> tuple[bool, dict[str, Any] | None]:
+        """A copy without the withheld references and, unless the profile is ``none``,
+        without the sensitive parts; whether anything changed (None: nothing would remain).
+        """
+        if not self.active:
+            return self._strip_refs(obj, withheld)
         changed = False
         new: dict[str, Any] = {}
         for key, value in obj.items():
@@ -241,21 +297,16 @@ class Profile:
             if key.startswith("x_accord_internal"):
                 changed = True
                 continue
-            if key.endswith("_refs") and isinstance(value, list) and key != "object_marking_refs":
-                if key == "where_sighted_refs" and self.name == "strict":
-                    changed = True
-                    continue
-                kept = [v for v in value if v not in withheld]
-                if len(kept) != len(value):
-                    changed = True
-                    if not kept:
-                        if key == "object_refs":
-                            return True, None
-                        continue
-                new[key] = kept
-                continue
-            if key.endswith("_ref") and isinstance(value, str) and value in withheld:
+            if key == "where_sighted_refs" and self.name == "strict":
                 changed = True
+                continue
+            pruned = _pruned_ref(key, value, withheld)
+            if pruned is not _NOT_A_REF:
+                if pruned is _WITHHOLD:
+                    return True, None
+                changed = changed or pruned != value
+                if pruned is not _DROPPED:
+                    new[key] = pruned
                 continue
             if key == "contact_information" and self.name == "strict":
                 changed = True
@@ -279,6 +330,27 @@ class Profile:
                 changed = True
         return changed, new
 
+    @staticmethod
+    def _strip_refs(
+        obj: Mapping[str, Any], withheld: Mapping[str, str]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """References alone (the ``none`` profile): everything else is kept as it is."""
+        changed = False
+        new: dict[str, Any] = {}
+        for key, value in obj.items():
+            if key in SIGNATURE_PROPS:
+                continue
+            pruned = _pruned_ref(key, value, withheld)
+            if pruned is _WITHHOLD:
+                return True, None
+            if pruned is _NOT_A_REF:
+                new[key] = value
+                continue
+            changed = changed or pruned != value
+            if pruned is not _DROPPED:
+                new[key] = pruned
+        return changed, new
+
     def _scrub_value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.scrub_text(value)
@@ -291,30 +363,47 @@ class Profile:
             }
         return value
 
-    def derived_id(self, original_id: str, role: str = "object") -> str:
+    def derived_id(self, original_id: str, role: str = "object", without: str = "") -> str:
+        """The deterministic id of a derived copy (or of its derived-from relationship).
+
+        ``without``: the keyed fingerprint of the hidden ids the copy leaves out. Audiences
+        with different ceilings get different copies of one original, so what was left out
+        is part of the seed (one id must never stand for two contents: a receiver of both
+        would see a version conflict). It is keyed because the seed of a uuid5 can be
+        tested: with the ids themselves in it, a peer could confirm a guess of what is
+        hidden from it.
+        """
         obj_type = original_id.partition("--")[0] if role == "object" else "relationship"
         seed = f"{self.node_identity}|{self.name}|{original_id}|{role}"
+        if without:
+            seed += "|without|" + without
         return f"{obj_type}--{uuid.uuid5(REDACTION_NAMESPACE, seed)}"
 
-    def _derive(self, original: Mapping[str, Any], stripped: dict[str, Any]) -> Outcome:
+    def _derive(
+        self, original: Mapping[str, Any], stripped: dict[str, Any], without: str
+    ) -> Outcome:
         original_id = str(original["id"])
         derived = dict(stripped)
-        derived["id"] = self.derived_id(original_id)
+        derived["id"] = self.derived_id(original_id, without=without)
         derived["created_by_ref"] = self.node_identity
-        derived["x_accord_redaction"] = self.name
+        derived["x_accord_redaction"] = self.name if self.active else "references"
         markings = {k: original[k] for k in ("object_marking_refs",) if original.get(k)}
         stamp = original.get("modified") or original.get("created")
         relationship: dict[str, Any] = {
             "type": "relationship",
             "spec_version": "2.1",
-            "id": self.derived_id(original_id, "derived-from"),
+            "id": self.derived_id(original_id, "derived-from", without),
             "created": original.get("created", stamp),
             "modified": stamp,
             "relationship_type": "derived-from",
             "source_ref": derived["id"],
             "target_ref": original_id,
             "created_by_ref": self.node_identity,
-            "description": f"Redacted ({self.name} profile) before sharing.",
+            "description": (
+                f"Redacted ({self.name} profile) before sharing."
+                if self.active
+                else "References the recipient may not see removed before sharing."
+            ),
             **markings,
         }
         if not is_versioned(original):
@@ -322,7 +411,9 @@ class Profile:
         return Outcome("derive", "redacted", derived, relationship)
 
 
-def _referenced_ids(obj: Mapping[str, Any]) -> list[str]:
+def referenced_ids(obj: Mapping[str, Any]) -> list[str]:
+    """Ids an object points at through its top-level ``*_ref``/``*_refs`` properties, except
+    its markings and its creator (which say who vouches for it, not what it is about)."""
     found: list[str] = []
     for key, value in obj.items():
         if key in ("object_marking_refs", "created_by_ref"):

@@ -49,7 +49,7 @@ from accord.share.taxii import (
     check_content_type,
     parse_filters,
 )
-from accord.share.view import Audience, Filters, Page, View
+from accord.share.view import Audience, BadCursor, Filters, Page, View
 from accord.store.home import NodeHome
 from accord.store.store import Store
 
@@ -125,7 +125,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if resume_jobs:  # finish large envelopes a dead process left pending
-            threading.Thread(target=resume_stale, args=(node.store,), daemon=True).start()
+            threading.Thread(
+                target=resume_stale,
+                args=(node.store,),
+                kwargs={"node_identity": node.home.identity_id},
+                daemon=True,
+            ).start()
         yield
 
     app = FastAPI(
@@ -260,7 +265,7 @@ def create_app(
     ) -> Response:
         principal = guarded(request)
         found = collection_for(principal, collection_id)
-        filters, position, limit = parse_filters(
+        filters, token, limit = parse_filters(
             request.query_params,
             default_version="all" if versions_endpoint else "last",
             versions_allowed=not versions_endpoint,
@@ -274,12 +279,20 @@ def create_app(
                 filters.spec_versions,
             )
         view = view_for(principal, found)
+        position = None
+        if token is not None:
+            try:
+                position = view.open_cursor(token)
+            except BadCursor as exc:
+                raise TaxiiError(400, "Bad next", str(exc)) from None
         page = view.page(filters, position, limit)
         if object_id is not None and not page.items and position is None:
             raise TaxiiError(404, "Object not found")
         headers = _page_headers(page)
         if request.headers.get("x-accord-want-total") and position is None:
-            headers["X-Accord-Total"] = str(view.count(filters))
+            total = view.count(filters)  # exact, or None (then the header is left out)
+            if total is not None:
+                headers["X-Accord-Total"] = str(total)
         return Response(render(page), 200, headers=headers, media_type=TAXII_MEDIA_TYPE)
 
     def _manifest_body(page: Page) -> bytes:
@@ -406,11 +419,19 @@ def create_app(
 
             await run_in_threadpool(enqueue)
             body = await run_in_threadpool(read_status, node.store, status_id, peer_name)
-            task = BackgroundTask(process_pending, node.store, status_id)
+            task = BackgroundTask(
+                process_pending, node.store, status_id, node_identity=node.home.identity_id
+            )
             return Response(orjson.dumps(body), 202, media_type=TAXII_MEDIA_TYPE, background=task)
 
         def store_now() -> dict[str, Any] | None:
-            intake = Intake(node.store, peer_name, peer=principal.peer, collection_id=collection_id)
+            intake = Intake(
+                node.store,
+                peer_name,
+                peer=principal.peer,
+                collection_id=collection_id,
+                node_identity=node.home.identity_id,
+            )
 
             def commit(conn: Any, result: IntakeResult) -> None:
                 insert_status(conn, status_id, collection_id, peer_name, len(objects))

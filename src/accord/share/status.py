@@ -138,8 +138,10 @@ def _claim(store: Store, status_id: str) -> Any:
         return row
 
 
-def process_pending(store: Store, status_id: str) -> None:
-    """Store a large envelope in chunks, updating its status resource after each one."""
+def process_pending(store: Store, status_id: str, *, node_identity: str | None = None) -> None:
+    """Store a large envelope in chunks, updating its status resource after each one.
+
+    ``node_identity``: this node's identity id (the intake looks it up when omitted)."""
     row = _claim(store, status_id)
     if row is None:
         return
@@ -147,7 +149,13 @@ def process_pending(store: Store, status_id: str) -> None:
     collection = get_collection(store, row.collection_id)
     with store.engine.connect() as conn:
         peer = load_peer(conn, row.principal)
-    intake = Intake(store, row.principal, peer=peer, collection_id=collection.collection_id)
+    intake = Intake(
+        store,
+        row.principal,
+        peer=peer,
+        collection_id=collection.collection_id,
+        node_identity=node_identity,
+    )
     for start in range(0, len(objects), CHUNK):
         chunk = objects[start : start + CHUNK]
         rest = objects[start + CHUNK :]
@@ -164,7 +172,9 @@ def process_pending(store: Store, status_id: str) -> None:
         intake.ingest(chunk, inbox=collection.collection_id, on_commit=commit)
 
 
-def resume_stale(store: Store, unclaimed_after_us: int = 60_000_000) -> list[str]:
+def resume_stale(
+    store: Store, unclaimed_after_us: int = 60_000_000, *, node_identity: str | None = None
+) -> list[str]:
     """Pending jobs whose lease ran out, or that nobody claimed (their process died)."""
     stamp = now_us()
     with store.engine.connect() as conn:
@@ -182,7 +192,7 @@ def resume_stale(store: Store, unclaimed_after_us: int = 60_000_000) -> list[str
             )
         ]
     for sid in ids:
-        process_pending(store, sid)
+        process_pending(store, sid, node_identity=node_identity)
     return ids
 
 

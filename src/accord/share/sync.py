@@ -190,6 +190,7 @@ def sync_collection(
     *,
     page_size: int = DEFAULT_PAGE,
     progress: Callable[[Progress], None] | None = None,
+    node_identity: str | None = None,
 ) -> CollectionReport:
     cid = str(collection["id"])
     report = CollectionReport(cid, str(collection.get("title", cid)))
@@ -201,7 +202,7 @@ def sync_collection(
         added_after = cursor.added_after
         if not cursor.complete:  # interrupted mid-collection: ask from just before
             added_after = format_micros(stix_micros(added_after) - 1)
-    intake = Intake(store, peer.name, peer=peer, collection_id=cid)
+    intake = Intake(store, peer.name, peer=peer, collection_id=cid, node_identity=node_identity)
     next_token: str | None = None
     started = time.monotonic()
     total: int | None = None
@@ -297,7 +298,14 @@ def sync_peer(
         for remote in _select_collections(peer, client.collections(root_url), collection):
             report.collections.append(
                 sync_collection(
-                    store, client, peer, root_url, remote, page_size=page_size, progress=progress
+                    store,
+                    client,
+                    peer,
+                    root_url,
+                    remote,
+                    page_size=page_size,
+                    progress=progress,
+                    node_identity=home.identity_id,
                 )
             )
     except AccordError as exc:

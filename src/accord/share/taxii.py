@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from accord.model.timestamps import parse_stix_timestamp, stix_micros, to_micros
-from accord.share.view import BadCursor, Filters, Position
+from accord.share.view import Filters
 
 TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -86,8 +86,13 @@ def _split(value: str) -> tuple[str, ...]:
 
 def parse_filters(
     params: Mapping[str, str], *, default_version: str = "last", versions_allowed: bool = True
-) -> tuple[Filters, Position | None, int]:
-    """Parse TAXII query parameters into filters, a paging position and a limit (400 if bad)."""
+) -> tuple[Filters, str | None, int]:
+    """Parse TAXII query parameters into filters, the ``next`` token and a limit (400 if bad).
+
+    The token stays sealed here: only the view it was issued by can open it
+    (:meth:`accord.share.view.View.open_cursor`), since it is bound to a collection and an
+    audience.
+    """
     added_after: int | None = None
     if params.get("added_after"):
         try:
@@ -103,12 +108,7 @@ def parse_filters(
         if limit < 1:
             raise TaxiiError(400, "Bad limit", "limit must be a positive integer")
         limit = min(limit, MAX_PAGE)
-    position = None
-    if params.get("next"):
-        try:
-            position = Position.decode(params["next"])
-        except BadCursor as exc:
-            raise TaxiiError(400, "Bad next", str(exc)) from None
+    token = params.get("next") or None
     versions: list[str | int] = []
     raw_version = params.get("match[version]") if versions_allowed else None
     for value in _split(raw_version or default_version):
@@ -131,4 +131,4 @@ def parse_filters(
         versions=tuple(versions),
         spec_versions=spec_versions,
     )
-    return filters, position, limit
+    return filters, token, limit

@@ -4,6 +4,12 @@ The bundle is written object by object so that exporting a million objects needs
 for one page, not for the bundle. Marking definitions that exported objects reference are
 included (the standard TLP ones are built in), so the bundle is self-contained and passes
 the OASIS validator.
+
+A marking definition appended from the store is itself data: it can carry a statement
+under NDA, and a marking of its own. It is appended only when it passes the same ceiling
+as the objects: the export's ``tlp_max`` (judged on the stored level *and* its own TLP
+marking), or, for objects chosen for one audience (``accord export --peer``), that
+audience's own decision (:class:`AudienceObjects`).
 """
 
 from __future__ import annotations
@@ -11,12 +17,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol, runtime_checkable
 
 import orjson
 
-from accord.model.tlp import TLP, marking_refs, standard_marking
+from accord.model.tlp import TLP, level_of_markings, marking_refs, standard_marking
 from accord.store.store import ObjectRow, Store
+
+
+@runtime_checkable
+class AudienceObjects(Protocol):
+    """Objects already chosen for one audience (a peer's policy): only that audience's
+    rules know which referenced marking definitions it may receive, so they, not the
+    bundle's ``tlp_max``, decide what is appended."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+    def marking_for(self, ref: str) -> dict[str, Any] | None:
+        """The marking definition ``ref`` as this audience may receive it, or None."""
+        ...
 
 
 @dataclass
@@ -83,8 +102,12 @@ def write_bundle(
         if obj["type"] == "marking-definition":
             seen_ids.add(obj["id"])
         needed_markings.update(marking_refs(obj))
+    audience = objects if isinstance(objects, AudienceObjects) else None
     for ref in sorted(needed_markings - seen_ids):
-        marking = _marking_object(ref, store, tlp_max)
+        if audience is not None:
+            marking = audience.marking_for(ref)
+        else:
+            marking = _marking_object(ref, store, tlp_max)
         if marking is None:
             continue
         out.write(b"\n" if first else b",\n")
@@ -96,8 +119,17 @@ def write_bundle(
 
 
 def _marking_object(ref: str, store: Store | None, tlp_max: TLP) -> dict[str, Any] | None:
+    """The referenced definition: the stored one if the ceiling lets it out, else the
+    standard TLP object for a standard id, else nothing."""
     if store is not None:
         row = store.get_row(ref)
-        if row is not None and row.tlp <= tlp_max:
+        if row is not None and marking_level(row) <= tlp_max:
             return row.obj
     return standard_marking(ref)
+
+
+def marking_level(row: ObjectRow) -> TLP:
+    """The level a stored marking definition is handled at: its indexed level, raised to
+    the TLP marking it carries itself (should the index have filed it lower)."""
+    own = level_of_markings(row.obj.get("object_marking_refs") or [])
+    return max(row.tlp, own) if own is not None else row.tlp
