@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from accord.hunt.indicators import IndicatorSet
 from accord.hunt.matchsql import DUCKDB_MACROS, HITS_SQL, IPV6_VALUES_SQL, MATCHED_SQL
 from accord.hunt.matchtables import MATCH_TABLES, create_match_tables, ipv6_bits
+from accord.hunt.observations import lit
 from accord.hunt.readbase import drop_tables, install_macros
 from accord.model.errors import AccordError
 
@@ -58,8 +59,14 @@ def reading_connection(workdir: Path, memory_limit: str, threads: int) -> duckdb
     con = duckdb.connect(":memory:")
     spill = workdir / "spill"
     spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{spill}'")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
+    # Paths and the memory limit come from options: quoted as literals, never spliced raw.
+    con.execute(f"SET temp_directory = {lit(str(spill))}")
+    try:
+        con.execute(f"SET memory_limit = {lit(memory_limit)}")
+    except duckdb.Error as exc:  # a bad option is a refusal, not an engine crash
+        con.close()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AccordError(f"memory limit {memory_limit!r} not understood ({reason})") from None
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET enable_progress_bar = false")  # stdout belongs to --json
@@ -203,7 +210,7 @@ class SparkEngine:
         create_match_tables(self.con, indicators.table, indicators.match_tables)
         for name in MATCH_TABLES:
             target = self.stage / f"{name}.parquet"
-            self.con.execute(f"COPY {name} TO '{target}' (FORMAT PARQUET)")
+            self.con.execute(f"COPY {name} TO {lit(str(target))} (FORMAT PARQUET)")
             self.con.execute(f"DROP TABLE {name}")
             self.spark.read.parquet(str(target)).createOrReplaceTempView(name)
         self._ipv6 = indicators.has_ipv6_networks
@@ -212,7 +219,8 @@ class SparkEngine:
         target = self.stage / "obs" / f"file_no={int(file_no)}"
         target.mkdir(parents=True, exist_ok=True)
         self.con.execute(
-            f"COPY (SELECT * FROM obs_file) TO '{target / 'part-0.parquet'}' (FORMAT PARQUET)"
+            f"COPY (SELECT * FROM obs_file) TO {lit(str(target / 'part-0.parquet'))} "
+            "(FORMAT PARQUET)"
         )
         self.con.execute("DROP VIEW obs_file")
         drop_tables(self.con, tables)

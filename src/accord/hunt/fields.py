@@ -170,14 +170,21 @@ OCSF_TYPE = "$.class_name"
 OCSF_CLASSES = {4001: "network_activity", 4002: "http_activity", 4003: "dns_activity"}
 
 
+def _quoted(part: str) -> str:
+    """One JSONPath member name, quoted: ``"`` and ``\\`` escaped with a backslash (DuckDB's
+    JSONPath syntax), so a key from a ``--map`` option or a log cannot end the quotes."""
+    return '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def json_path(key: str) -> str:
     """JSONPath of a (possibly dotted) key: ``a.b`` is nested; a literal dotted key such as
     Zeek's ``id.orig_h`` is written quoted by the caller with :func:`quoted_key`."""
-    return "$." + ".".join(f'"{part}"' for part in key.split("."))
+    return "$." + ".".join(_quoted(part) for part in key.split("."))
 
 
 def quoted_key(key: str) -> str:
-    return f'$."{key}"'
+    """JSONPath of one literal key, dots included."""
+    return "$." + _quoted(key)
 
 
 # --- generic formats: --map kind=col,col ------------------------------------------------------

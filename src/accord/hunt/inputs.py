@@ -27,6 +27,8 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PARQUET_MAGIC = b"PAR1"
 _BLOCK = 8 << 20
 _HEAD = 1 << 20
+_SLICE = 64 << 10  # compressed bytes per decompress call (see _inflate)
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -86,6 +88,36 @@ def sniff_compression(path: Path) -> str | None:
     return None
 
 
+def _decompressor(compression: str) -> Any:
+    if compression == "gzip":
+        return zlib.decompressobj(wbits=31)
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def _inflate(obj: Any, compression: str, data: bytes, produced: list[bytes]) -> Any:
+    """Feed ``data`` to the stream, appending its output to ``produced`` as it comes.
+
+    Returns the decompressor of the member still open (``None`` between members). The input
+    is fed in slices: a stream error discards only the output of the failing call, so what
+    the earlier slices gave is kept. Zero bytes after a complete member are padding (tape
+    blocks, preallocated files), which gzip itself ignores, not a new member.
+    """
+    view = memoryview(data)
+    pos = 0
+    while pos < len(data):
+        if obj is None:
+            if data[pos] == 0 and data.count(b"\0", pos) == len(data) - pos:
+                return None
+            obj = _decompressor(compression)
+        piece = view[pos : pos + _SLICE]
+        produced.append(obj.decompress(piece))
+        pos += len(piece)
+        if obj.eof:
+            pos -= len(obj.unused_data)  # the next member starts in this piece
+            obj = None
+    return obj
+
+
 def open_plain(path: Path, workdir: Path) -> Opened:
     """Return a plain (uncompressed) path for ``path``, decompressing into ``workdir``.
 
@@ -99,38 +131,27 @@ def open_plain(path: Path, workdir: Path) -> Opened:
     lines = 0
     problem: str | None = None
     tail = b""
-    ended_cleanly = False
     with path.open("rb") as raw, target.open("wb") as out:
         obj: Any = None
-        try:
-            while True:
-                data = raw.read(1 << 20)
-                if not data:
-                    break
-                produced: list[bytes] = []
-                while data:
-                    if obj is None:
-                        obj = (
-                            zlib.decompressobj(wbits=31)
-                            if compression == "gzip"
-                            else zstandard.ZstdDecompressor().decompressobj()
-                        )
-                    produced.append(obj.decompress(data))
-                    if obj.eof:
-                        data = obj.unused_data
-                        obj = None
-                    else:
-                        data = b""
-                block = tail + b"".join(produced)
-                cut = block.rfind(b"\n") + 1
-                out.write(block[:cut])
-                lines += block.count(b"\n", 0, cut)
-                tail = block[cut:]
-            ended_cleanly = obj is None
-            if not ended_cleanly:
-                problem = f"{compression} stream is truncated (it ends inside a member)"
-        except (zlib.error, zstandard.ZstdError) as exc:
-            problem = f"{compression} stream is corrupt ({exc})"
+        while True:
+            data = raw.read(1 << 20)
+            if not data:
+                break
+            produced: list[bytes] = []
+            try:
+                obj = _inflate(obj, compression, data, produced)
+            except (zlib.error, zstandard.ZstdError) as exc:
+                problem = f"{compression} stream is corrupt ({exc})"
+            # Written even when the stream broke: the lines before the damage still count.
+            block = tail + b"".join(produced)
+            cut = block.rfind(b"\n") + 1
+            out.write(block[:cut])
+            lines += block.count(b"\n", 0, cut)
+            tail = block[cut:]
+            if problem is not None:
+                break
+        if problem is None and obj is not None:
+            problem = f"{compression} stream is truncated (it ends inside a member)"
         if tail and problem is None:
             out.write(tail + b"\n")  # a last line without a newline is still a line
             tail = b""
@@ -156,6 +177,9 @@ def detect_format(plain: Path) -> str:
     """Guess a log format from content: Zeek headers, Parquet magic, JSON keys, else CSV."""
     with plain.open("rb") as handle:
         head = handle.read(1 << 16)
+    # A UTF-8 byte order mark (Windows tools write one) is not content; DuckDB's readers
+    # skip it too.
+    head = head.removeprefix(BOM)
     if head.startswith(PARQUET_MAGIC):
         return "parquet"
     if head.startswith(b"#separator") or head.startswith(b"#fields"):
@@ -191,6 +215,7 @@ class ZeekSegment:
     set_separator: str = ","
     unset: str = "-"
     empty: str = "(empty)"
+    fields_line: int = 0  # physical line number of the ``#fields`` header
 
 
 @dataclass
@@ -254,7 +279,7 @@ class _ZeekScan:
         if key == b"#fields":
             if current is not None and current.end < 0:
                 current.end = start
-            if self.fields is not None and values != self.fields:
+            if self.fields is not None and values and values != self.fields:
                 self.problems.append(
                     Problem(
                         str(self.plain),
@@ -262,7 +287,7 @@ class _ZeekScan:
                         "#fields changes midway; the lines after it are read with the new header",
                     )
                 )
-            self.fields = values
+            self.fields = values or self.fields  # a nameless one is reported by the reader
             self.segments.append(
                 ZeekSegment(
                     fields=values,
@@ -274,6 +299,7 @@ class _ZeekScan:
                     set_separator=self.settings["set_separator"],
                     unset=self.settings["unset"],
                     empty=self.settings["empty"],
+                    fields_line=physical,
                 )
             )
         elif key == b"#types" and current is not None:
@@ -335,6 +361,8 @@ def scan_zeek(plain: Path, *, blanks: bool = False, head_only: bool = False) -> 
                 block = bytearray(size)
                 continue
             pos = 0
+            if offset == 0 and block.startswith(BOM):
+                pos = len(BOM)  # DuckDB skips it too: the line is still a header
             while pos < cut:
                 at = _next_special(block, pos, cut, blanks)
                 if at < 0:
@@ -354,3 +382,36 @@ def scan_zeek(plain: Path, *, blanks: bool = False, head_only: bool = False) -> 
         if segment.end < 0:
             segment.end = offset
     return ZeekLayout(scan.segments, scan.skipped, lines_before, scan.problems)
+
+
+def head_has_cr(plain: Path) -> bool:
+    """Whether the first block holds a carriage return: CRLF line ends show in line one."""
+    with plain.open("rb") as handle:
+        return b"\r" in handle.read(1 << 16)
+
+
+def normalise_newlines(plain: Path, target: Path, lone_cr: bytes) -> bool:
+    """Copy ``plain`` to ``target`` with LF line ends; whether there was anything to change.
+
+    ``\\r\\n`` becomes ``\\n`` and a lone ``\\r`` becomes ``lone_cr`` (one byte or an
+    escape, never a line end), so the number of lines does not change and every line number
+    stays exact. Block-wise C-level ``replace``, no per-line work.
+    """
+    changed = False
+    carry = b""
+    with plain.open("rb") as src, target.open("wb") as out:
+        while True:
+            block = src.read(_BLOCK)
+            data = carry + block if carry else block
+            if not data:
+                break
+            carry = b""
+            if block and data.endswith(b"\r"):  # its \n may start the next block
+                data, carry = data[:-1], b"\r"
+            if b"\r" in data:
+                changed = True
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", lone_cr)
+            out.write(data)
+            if not block:
+                break
+    return changed

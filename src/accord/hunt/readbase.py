@@ -16,21 +16,29 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
-from accord.hunt.inputs import Problem
+from accord.hunt.inputs import Problem, head_has_cr, normalise_newlines
 from accord.hunt.observations import ObsValue, lit, stage_observations
 from accord.model.errors import AccordError
 
 counter = itertools.count()  # unique suffixes for the names of staged tables
+# Every temporary table a reader creates is named ``accord_…``: after a failed read, the
+# runner drops those that no file still waiting for its match owns.
+READ_TABLE_PREFIX = "accord_"
 # Plausible log time: from 1995 to two days after now. 1970 (an unset clock) and 2100 (a
 # corrupt field) are reported as bad lines rather than stretching first/last seen.
 MIN_TS_US = 788_918_400_000_000
 MAX_PROBLEMS_PER_FILE = 50
 
+# ``accord_ts_us`` never raises on a value: every cast is a TRY_CAST, and a local time is
+# shifted by ``timezone()`` only inside 1900..2200 (near the ends of the TIMESTAMP range the
+# shift overflows, a ConversionException); NULL, an unreadable time, is reported as a bad line.
 MACROS = r"""
 CREATE OR REPLACE MACRO accord_ts_us(v, tz) AS (
   CASE
@@ -45,7 +53,9 @@ CREATE OR REPLACE MACRO accord_ts_us(v, tz) AS (
       END
     WHEN regexp_matches(trim(v), '([Zz]|[+-][0-9][0-9]:?[0-9][0-9])$') THEN
       epoch_us(try_cast(trim(v) AS TIMESTAMPTZ))
-    ELSE epoch_us(timezone(tz, try_cast(trim(v) AS TIMESTAMP)))
+    WHEN try_cast(trim(v) AS TIMESTAMP) BETWEEN TIMESTAMP '1900-01-01'
+      AND TIMESTAMP '2200-01-01' THEN
+      epoch_us(timezone(tz, try_cast(trim(v) AS TIMESTAMP)))
   END
 );
 CREATE OR REPLACE MACRO accord_ipname(v) AS (
@@ -108,6 +118,35 @@ def max_ts_us() -> int:
 
 
 # --- shared steps -----------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def read_lf(plain: Path, workdir: Path, lone_cr: bytes, parse: Callable[[Path], T]) -> T:
+    """``parse(plain)``, or ``parse`` of a copy with LF line ends when ``plain`` has
+    carriage returns (:func:`accord.hunt.inputs.normalise_newlines`).
+
+    DuckDB's strict CSV reader refuses a whole file over one ``\\r`` (with or without
+    ``new_line = '\\r\\n'``), and without strict mode it takes ``\\r`` for a line end of
+    its own, which shifts every line number after it. CRLF line ends (a log copied through
+    a Windows tool) show in the first line: such a file is copied before parsing. The usual
+    LF file takes no extra pass; a stray ``\\r`` further down surfaces as DuckDB's
+    InvalidInputException, and only then is the file copied and parsed again. ``parse``
+    must leave nothing behind when it fails.
+    """
+    error: duckdb.InvalidInputException | None = None
+    if not head_has_cr(plain):
+        try:
+            return parse(plain)
+        except duckdb.InvalidInputException as exc:
+            error = exc
+    lf = workdir / f"lf-{next(counter)}.log"
+    try:
+        if not normalise_newlines(plain, lf, lone_cr) and error is not None:
+            raise error  # no carriage return: DuckDB failed for another reason
+        return parse(lf)
+    finally:
+        lf.unlink(missing_ok=True)
 
 
 def observe(

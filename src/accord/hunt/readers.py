@@ -28,6 +28,7 @@ from accord.hunt.readbase import (
     counter,
     drop,
     observe,
+    read_lf,
     reject_tables,
     report_rejects,
     time_checks,
@@ -44,20 +45,35 @@ def _q(name: str) -> str:
 
 
 def _load_lines(
-    con: duckdb.DuckDBPyConnection, opened: Opened, problems: list[Problem]
+    con: duckdb.DuckDBPyConnection, opened: Opened, problems: list[Problem], workdir: Path
 ) -> tuple[str, LineMap, int]:
     """Stage every physical line as one text column; ``ord`` is the 0-based line index among
-    the lines DuckDB could decode (rejected ones are reported and mapped around)."""
+    the lines DuckDB could decode (rejected ones are reported and mapped around).
+
+    Strict mode, so that a carriage return is refused rather than taken for a line end of
+    its own: the file is then read from an LF copy (:func:`read_lf`; a lone ``\\r``
+    becomes a space, which is JSON whitespace), and line numbers stay exact.
+    """
     path = str(opened.original)
     rej, rejscan = reject_tables()
     table = f"accord_lines_{next(counter)}"
-    con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT * FROM read_csv(?, columns = {{'text': 'VARCHAR'}}, "
-        "delim = '\\0', quote = '', escape = '', header = false, auto_detect = false, "
-        f"ignore_errors = true, store_rejects = true, rejects_table = '{rej}', "
-        f"rejects_scan = '{rejscan}', new_line = '\\n', strict_mode = false)",
-        [str(opened.plain)],
-    )
+
+    def parse(plain: Path) -> None:
+        sql = (
+            f"CREATE TEMP TABLE {table} AS SELECT * FROM read_csv(?, "
+            "columns = {'text': 'VARCHAR'}, delim = '\\0', quote = '', escape = '', "
+            "header = false, auto_detect = false, ignore_errors = true, store_rejects = true, "
+            f"rejects_table = '{rej}', rejects_scan = '{rejscan}', new_line = '\\n', "
+            # plain already (open_plain): a '.gz' in the name is no hint
+            "strict_mode = true, compression = 'none')"
+        )
+        try:
+            con.execute(sql, [str(plain)])
+        except Exception:
+            drop(con, table, rej, rejscan)
+            raise
+
+    read_lf(opened.plain, workdir, b" ", parse)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT rowid AS ord, text FROM {table}")
     rejected = report_rejects(con, rej, path, 0, problems)
     drop(con, rej, rejscan)
@@ -93,6 +109,7 @@ def _read_json_lines(
     con: duckdb.DuckDBPyConnection,
     opened: Opened,
     options: ReadOptions,
+    workdir: Path,
     specs: Sequence[F.JsonField],
     time_path: str | None,
     type_expr: str,
@@ -101,7 +118,7 @@ def _read_json_lines(
 ) -> ReadResult:
     path = str(opened.original)
     problems = list(opened.problems)
-    lines, line_map, rejected = _load_lines(con, opened, problems)
+    lines, line_map, rejected = _load_lines(con, opened, problems, workdir)
     scalar_paths: list[str] = []
     for spec in specs:
         for p in (spec.path if not spec.vector else None, spec.host_path, spec.guard):
@@ -190,15 +207,19 @@ def _mapped_values(mapping: dict[str, list[str]], ref: dict[str, str]) -> list[O
 
 
 def _sniff_csv(plain: Path) -> tuple[str, list[str]]:
+    """Delimiter and header names from the first line. ``utf-8-sig``: a byte order mark
+    (Excel writes one) is not part of the first name; DuckDB skips it when reading."""
     with plain.open("rb") as handle:
-        head = handle.read(1 << 16).decode("utf-8", "replace")
+        head = handle.read(1 << 16).decode("utf-8-sig", "replace")
     first = head.splitlines()[0] if head else ""
     delimiter = max((",", ";", "\t", "|"), key=first.count)
     header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
     return delimiter, [h.strip() for h in header]
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, opened: Opened, options: ReadOptions) -> ReadResult:
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, opened: Opened, options: ReadOptions, workdir: Path
+) -> ReadResult:
     path = str(opened.original)
     problems = list(opened.problems)
     delimiter, header = _sniff_csv(opened.plain)
@@ -209,18 +230,29 @@ def _read_csv(con: duckdb.DuckDBPyConnection, opened: Opened, options: ReadOptio
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
     rej, rejscan = reject_tables()
     staged = f"accord_stage_{next(counter)}"
-    con.execute(
-        f"CREATE TEMP TABLE {staged} AS SELECT * FROM read_csv(?, columns = {columns}, "
-        f"delim = {lit(delimiter)}, quote = '\"', escape = '\"', header = false, skip = 1, "
-        "auto_detect = false, ignore_errors = true, store_rejects = true, "
-        f"rejects_table = '{rej}', rejects_scan = '{rejscan}', null_padding = false, "
-        "strict_mode = true)",
-        [str(opened.plain)],
-    )
+
+    def parse(plain: Path) -> list[int]:
+        """Stage the records; the empty lines (DuckDB skips them silently) of the same copy."""
+        sql = (
+            f"CREATE TEMP TABLE {staged} AS SELECT * FROM read_csv(?, columns = {columns}, "
+            f"delim = {lit(delimiter)}, quote = '\"', escape = '\"', header = false, "
+            "skip = 1, auto_detect = false, ignore_errors = true, store_rejects = true, "
+            f"rejects_table = '{rej}', rejects_scan = '{rejscan}', null_padding = false, "
+            "strict_mode = true, compression = 'none')"  # plain already (open_plain)
+        )
+        try:
+            con.execute(sql, [str(plain)])
+        except Exception:
+            drop(con, staged, rej, rejscan)
+            raise
+        return _blank_lines(plain)
+
+    # A carriage return outside CRLF line ends stops DuckDB's strict reader, and CRLF ones
+    # hide empty lines from _blank_lines: read_lf parses an LF copy (a lone one a space).
+    layout_blank = read_lf(opened.plain, workdir, b" ", parse)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT rowid AS ord, * FROM {staged}")
     rejected = report_rejects(con, rej, path, 0, problems)
     drop(con, rej, rejscan)
-    layout_blank = _blank_lines(opened.plain)
     line_map = LineMap()
     line_map.add(0, 2, [*layout_blank, *rejected])
     row = con.execute(f"SELECT count(*) FROM {staged}").fetchone()
@@ -262,7 +294,9 @@ def _blank_lines(plain: Path) -> list[int]:
     return found
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, opened: Opened, options: ReadOptions) -> ReadResult:
+def _read_jsonl(
+    con: duckdb.DuckDBPyConnection, opened: Opened, options: ReadOptions, workdir: Path
+) -> ReadResult:
     path = str(opened.original)
     mapping = _mapping(options, [], path)
     specs = [
@@ -272,7 +306,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, opened: Opened, options: ReadOpt
         for c in cols
     ]
     time_path = F.json_path(mapping["time"][0]) if "time" in mapping else None
-    return _read_json_lines(con, opened, options, specs, time_path, "NULL", "jsonl")
+    return _read_json_lines(con, opened, options, workdir, specs, time_path, "NULL", "jsonl")
 
 
 def _read_parquet(
@@ -332,6 +366,7 @@ def read_file(
             con,
             opened,
             options,
+            workdir,
             _zeek_json_specs(),
             "$.ts",
             "{0}",
@@ -340,13 +375,22 @@ def read_file(
         )
     if fmt == "eve":
         return _read_json_lines(
-            con, opened, options, F.EVE_FIELDS, F.EVE_TIME, "{0}", "eve", extra_paths=(F.EVE_TYPE,)
+            con,
+            opened,
+            options,
+            workdir,
+            F.EVE_FIELDS,
+            F.EVE_TIME,
+            "{0}",
+            "eve",
+            extra_paths=(F.EVE_TYPE,),
         )
     if fmt == "ocsf":
         return _read_json_lines(
             con,
             opened,
             options,
+            workdir,
             F.OCSF_FIELDS,
             F.OCSF_TIME,
             "lower(replace(coalesce({0}, CASE {1} "
@@ -356,9 +400,9 @@ def read_file(
             extra_paths=(F.OCSF_TYPE, "$.class_uid"),
         )
     if fmt == "csv":
-        return _read_csv(con, opened, options)
+        return _read_csv(con, opened, options, workdir)
     if fmt == "jsonl":
-        return _read_jsonl(con, opened, options)
+        return _read_jsonl(con, opened, options, workdir)
     if fmt == "parquet":
         return _read_parquet(con, opened, options)
     raise ReadError(f"unknown format {fmt!r}")

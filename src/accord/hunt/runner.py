@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 from sqlalchemy import and_, delete, func, insert, select, update
 
@@ -29,7 +30,7 @@ from accord.hunt import tables as t
 from accord.hunt.engines import BATCH_BYTES, DuckDBEngine, Engine, Hit, SparkEngine
 from accord.hunt.indicators import IndicatorSet, load_indicators, store_clock
 from accord.hunt.inputs import FORMATS, Problem, StrictStop, detect_format, fingerprint, open_plain
-from accord.hunt.readbase import ReadError, ReadOptions, ReadResult
+from accord.hunt.readbase import READ_TABLE_PREFIX, ReadError, ReadOptions, ReadResult
 from accord.hunt.readers import read_file
 from accord.hunt.sightings import SightingFacts, build_sighting, sighting_id
 from accord.model.errors import AccordError, NotFound
@@ -779,9 +780,16 @@ def _hunt_group(
                     engine.con, opened, fmt, ReadOptions(job.timezone, job.field_map), workdir
                 )
             plain_size = opened.plain.stat().st_size  # what a batch holds: decompressed
-        except (ReadError, OSError) as exc:
+        except (ReadError, OSError, duckdb.Error) as exc:
+            # One file that cannot be read fails alone: the others are still hunted.
             report.status = "failed"
-            problem = Problem(str(job.path), None, str(exc).split(": ", 1)[-1])
+            if isinstance(exc, duckdb.Error):
+                kept = {name for _, read_ in pending.values() for name in read_.tables}
+                _drop_partial_read(engine.con, kept)
+            if opened is not None:
+                # Why the file is unreadable, often: "gzip stream is truncated at line 1".
+                summary.problems.extend(opened.problems)
+            problem = Problem(str(job.path), None, _failure_reason(exc, job.path))
             summary.problems.append(problem)
             if opts.strict:
                 drain(final=True)  # the files before this one are whole: commit them
@@ -803,6 +811,33 @@ def _hunt_group(
         pending[file_no] = (job, read)
         drain(final=False)
     drain(final=True)
+
+
+def _failure_reason(exc: Exception, path: Path) -> str:
+    """Why a file failed, for a :class:`Problem` that names the file already."""
+    text = str(exc)
+    if isinstance(exc, duckdb.Error):
+        # DuckDB's first line says what went wrong; the rest is its reader's settings.
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return f"could not be read ({first})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"could not be read ({exc.strerror})"
+    return text.removeprefix(f"{path}: ")
+
+
+def _drop_partial_read(con: duckdb.DuckDBPyConnection, kept: set[str]) -> None:
+    """Drop what a failed read staged: a file that failed halfway must not hold its parsed
+    columns until the engine closes. Readers name their temporary tables ``accord_…``
+    (:mod:`accord.hunt.readbase`); those of the files read before it (``kept``) wait for
+    their match. Looked up only after a failure: reading a file costs no extra query."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
+        [READ_TABLE_PREFIX],
+    ).fetchall()
+    for (name,) in rows:
+        if name not in kept:
+            con.execute("DROP TABLE IF EXISTS " + '"' + str(name).replace('"', '""') + '"')
+    con.execute("DROP VIEW IF EXISTS obs_file")
 
 
 def _finish_sources(store: Store, targets: list[tuple[LogSource, list[Path]]], clock: int) -> None:

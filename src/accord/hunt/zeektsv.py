@@ -8,6 +8,7 @@ cores. Values are cleaned while parsing, into the narrow table the match reads.
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from accord.hunt.readbase import (
     counter,
     drop,
     max_ts_us,
+    read_lf,
     reject_tables,
     report_rejects,
 )
@@ -83,9 +85,10 @@ def _stage_zeek(
     staged = f"accord_stage_{next(counter)}"
     ts_col = col.get("ts")
     values = _zeek_values(spec, col, seg, col.get("id.resp_h"))
-    # Zeek writes epoch seconds as a float: one cast, no format guessing.
+    # Zeek writes epoch seconds as a float: one cast, no format guessing. TRY_CAST twice:
+    # nan, inf or 1e300 (a corrupt field) is NULL, a bad timestamp, not a conversion error.
     ts_expr = (
-        f"CAST(round(TRY_CAST({ts_col} AS DOUBLE) * 1000000) AS BIGINT)"
+        f"TRY_CAST(round(TRY_CAST({ts_col} AS DOUBLE) * 1000000) AS BIGINT)"
         if ts_col
         else "CAST(NULL AS BIGINT)"
     )
@@ -98,15 +101,20 @@ def _stage_zeek(
             clean_columns(values, (seg.unset, seg.empty)),
         ]
     )
-    con.execute(
+    sql = (
         f"CREATE TEMP TABLE {staged} AS SELECT {projection}, {ts_expr} AS ts_us "
         "FROM read_csv(?, "
         f"columns = {columns}, delim = '\t', quote = '', escape = '', header = false, "
         "comment = '#', auto_detect = false, ignore_errors = true, store_rejects = true, "
         f"rejects_table = '{rej}', rejects_scan = '{rejscan}', new_line = '\\n', "
-        "null_padding = false, strict_mode = true) r",
-        [str(source)],
+        # The file is plain already (open_plain): no guessing from a '.gz' in its name.
+        "null_padding = false, strict_mode = true, compression = 'none') r"
     )
+    try:
+        con.execute(sql, [str(source)])
+    except Exception:
+        drop(con, staged, rej, rejscan)  # whatever the failed statement left behind
+        raise
     return _ZeekStage(seg, staged, (rej, rejscan), values, ts_col)
 
 
@@ -122,6 +130,40 @@ def _same_header(a: ZeekSegment, b: ZeekSegment) -> bool:
     )
 
 
+def _skip_nameless(layout: ZeekLayout, path: str, problems: list[Problem]) -> tuple[list[int], int]:
+    """Indexes of the segments that can be read, and the number of lines skipped.
+
+    A ``#fields`` line with no tab-separated name (``#fields`` alone, or names separated by
+    spaces) leaves nothing to parse its lines with, and DuckDB no column to read: those
+    lines are reported and skipped. When no segment is left, the file is not readable.
+    """
+    readable: list[int] = []
+    skipped = 0
+    for index, seg in enumerate(layout.segments):
+        if seg.fields:
+            readable.append(index)
+            continue
+        following = layout.segments[index + 1 :]
+        last = following[0].fields_line - 1 if following else layout.total_lines
+        headers = sum(1 for n in layout.skipped_lines if seg.first_line <= n <= last)
+        lines = max(last - seg.first_line + 1 - headers, 0)
+        skipped += lines
+        problems.append(
+            Problem(
+                path,
+                seg.fields_line,
+                "#fields names no field (Zeek separates the names with tabs); "
+                f"the {lines} line(s) under it were skipped",
+            )
+        )
+    if not readable:
+        first = layout.segments[0].fields_line
+        raise ReadError(
+            f"{path}: line {first}: #fields names no field (Zeek separates the names with tabs)"
+        )
+    return readable, skipped
+
+
 def _scan_while_parsing(
     con: duckdb.DuckDBPyConnection, opened: Opened, log_type: str
 ) -> tuple[ZeekLayout, _ZeekStage | None]:
@@ -132,7 +174,7 @@ def _scan_while_parsing(
     megabyte shows. When the full layout says otherwise, the early parse is dropped.
     """
     head = scan_zeek(opened.plain, head_only=True)
-    if not head.segments:
+    if not head.segments or not head.segments[0].fields:
         return scan_zeek(opened.plain), None
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(scan_zeek, opened.plain)
@@ -161,21 +203,56 @@ def _scan_while_parsing(
 def read_zeek_tsv(
     con: duckdb.DuckDBPyConnection, opened: Opened, options: ReadOptions, workdir: Path
 ) -> ReadResult:
+    """Read a Zeek TSV log (from an LF copy when it has carriage returns: see
+    :func:`accord.hunt.readbase.read_lf`; a lone ``\\r``, which Zeek never writes raw,
+    becomes Zeek's own escape ``\\x0d``)."""
+
+    def parse(plain: Path) -> ReadResult:
+        return _read_zeek(con, dataclasses.replace(opened, plain=plain), workdir)
+
+    return read_lf(opened.plain, workdir, b"\\x0d", parse)
+
+
+def _read_zeek(con: duckdb.DuckDBPyConnection, opened: Opened, workdir: Path) -> ReadResult:
+    """Read ``opened.plain``; on any failure, drop what it staged."""
+    made: list[str] = []
+    try:
+        return _read_zeek_staged(con, opened, workdir, made)
+    except Exception:
+        drop(con, *made)
+        raise
+
+
+def _read_zeek_staged(
+    con: duckdb.DuckDBPyConnection,
+    opened: Opened,
+    workdir: Path,
+    made: list[str],
+) -> ReadResult:
+    """The reader proper; every table it creates is listed in ``made`` as it goes."""
     path = str(opened.original)
     log_type = opened.original.name.split(".")[0]
     layout, early = _scan_while_parsing(con, opened, log_type)
+    if early is not None:
+        made.extend([early.table, *early.rejects])
     problems = [*opened.problems, *layout.problems]
     if not layout.segments:
         raise ReadError(f"{path}: no #fields header: not a Zeek TSV log")
-    same = all(s.fields == layout.segments[0].fields for s in layout.segments)
-    groups = [layout.segments] if same else [[s] for s in layout.segments]
+    readable, bad = _skip_nameless(layout, path, problems)
+    first = layout.segments[readable[0]]
+    # One parse of the whole file when every segment has the same fields; otherwise (or
+    # when some segment is skipped) a parse per segment, each from a copy of its bytes.
+    same = len(readable) == len(layout.segments) and all(
+        s.fields == first.fields for s in layout.segments
+    )
+    groups = [(0, layout.segments)] if same else [(i, [layout.segments[i]]) for i in readable]
     line_map = LineMap()
-    records = bad = 0
-    log_type = layout.segments[0].path or log_type
+    records = 0
+    log_type = first.path or log_type
     selects: list[str] = []
     staged_tables: list[str] = []
     blanks_scanned = False
-    for index, group in enumerate(groups):
+    for index, group in groups:
         seg = group[0]
         ord_base = index << 40
         if same:
@@ -190,7 +267,11 @@ def read_zeek_tsv(
             line_offset = seg.first_line - 1
             span_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
         stage = early if (early is not None and index == 0) else None
-        stage = stage or _stage_zeek(con, source, seg, log_type)
+        if stage is None:
+            stage = _stage_zeek(con, source, seg, log_type)
+            made.extend([stage.table, *stage.rejects])
+        if source != opened.plain:
+            source.unlink(missing_ok=True)  # parsed: the copy of the segment is not needed
         staged, values, ts_col = stage.table, stage.values, stage.ts_col
         ord_expr = f"rowid + {ord_base}"  # rows are stored in file order; deletes keep rowids
         rejected = report_rejects(con, stage.rejects[0], path, line_offset, problems)
@@ -226,6 +307,7 @@ def read_zeek_tsv(
         parts, created = finish_observations(
             con, staged, values, lit(seg.path or log_type), (seg.unset, seg.empty), ord_expr
         )
+        made.extend(created)
         selects.extend(parts)
         staged_tables.extend([staged, *created])
     publish(con, selects)
