@@ -19,6 +19,7 @@ and the second again per row, so a slip in one does not let anything out.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, FromClause, and_, not_, or_
@@ -82,11 +83,13 @@ def check_profile(profile: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=256)
 def sql_clause(
     ceiling: Ceiling, node_identity: str, table: FromClause = s.objects
 ) -> ColumnElement[bool]:
     """A WHERE clause over ``objects`` (or an alias of it) selecting the versions this
-    ceiling lets out: the SQL twin of :meth:`Ceiling.allows_row` plus the unmarked rule."""
+    ceiling lets out: the SQL twin of :meth:`Ceiling.allows_row` plus the unmarked rule.
+    Cached: every page a peer reads asks for it, and SQL expressions are immutable."""
     levels = [int(level) for level in ceiling.levels]
     clause: ColumnElement[bool] = unindexed(table.c.tlp).in_(levels)
     if TLP.AMBER in ceiling.levels and not ceiling.same_org:

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from accord.model.incident import INCIDENT_TIMELINE_EXTENSION_ID
 from accord.model.stix import SCO_TYPES, is_versioned
 from accord.share.signing import PUBLIC_KEY, SIGNATURE_PROPS
+from accord.store.prepare import reference_rows
 
 REDACTION_NAMESPACE = uuid.UUID("5e0f3c2a-6a53-4f0e-9d8f-2b9f3e0d7a41")
 REDACTED = "[redacted]"
@@ -413,13 +414,10 @@ class Profile:
 
 def referenced_ids(obj: Mapping[str, Any]) -> list[str]:
     """Ids an object points at through its top-level ``*_ref``/``*_refs`` properties, except
-    its markings and its creator (which say who vouches for it, not what it is about)."""
-    found: list[str] = []
-    for key, value in obj.items():
-        if key in ("object_marking_refs", "created_by_ref"):
-            continue
-        if key.endswith("_ref") and isinstance(value, str):
-            found.append(value)
-        elif key.endswith("_refs") and isinstance(value, list):
-            found.extend(v for v in value if isinstance(v, str))
-    return list(dict.fromkeys(found))
+    its markings and its creator (which say who vouches for it, not what it is about): the
+    store's own reading of references (:func:`accord.store.prepare.reference_rows`, whose
+    per-key decisions are memoised; this runs for every object a peer reads)."""
+    rows = reference_rows(obj)
+    if not rows:
+        return []
+    return list(dict.fromkeys(target for _, target in rows))

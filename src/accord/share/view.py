@@ -49,7 +49,7 @@ from accord.model.tlp import TLP
 from accord.share import tables as t
 from accord.share.collections import Collection
 from accord.share.policy import Ceiling, or_all, sql_clause
-from accord.share.redaction import Outcome, Profile, referenced_ids
+from accord.share.redaction import PASS, Outcome, Profile, referenced_ids
 from accord.share.signing import Signer
 from accord.share.sqlutil import insert_ignore, unindexed
 from accord.store import schema as s
@@ -76,6 +76,25 @@ COUNT_LIMIT = 20_000
 
 class BadCursor(ValueError):
     """A ``next`` token this server did not issue."""
+
+
+# The current version of an object, beside the version a query reads (built once: an
+# alias proxies every column, which costs more than the rest of a page's query).
+_CURRENT_VERSION = s.objects.alias("current_version")
+
+_NOT_REFERENCES = ('"created_by_ref":', '"object_marking_refs":')
+_LEVELS = tuple(TLP)  # a stored level to its TLP, without an enum call per row
+
+
+def _may_refer(body: str) -> bool:
+    """Could this stored object reference something, besides its creator and markings?
+    Judged on its JSON text: every ``*_ref``/``*_refs`` key holds ``_ref`` once, so no more
+    of those than creator and marking keys means no reference. An ``_ref`` inside a value,
+    or a nested key, only costs a parse."""
+    found = body.count("_ref")  # every *_ref and *_refs key holds it once
+    if not found:
+        return False
+    return found > body.count(_NOT_REFERENCES[0]) + body.count(_NOT_REFERENCES[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +278,7 @@ class _StoreLookup:
         ids = list(ids)
         wanted = [i for i in dict.fromkeys(ids) if i not in self._hidden]
         if wanted:
-            cur = s.objects.alias("cur")
+            cur = _CURRENT_VERSION
             visible = sql_clause(self.ceiling, self.node_identity, cur)
             with self.store.engine.connect() as conn:
                 for start in range(0, len(wanted), 500):
@@ -388,22 +407,26 @@ class View:
                 )
             )
         ceiling = self.audience.ceiling
-        current = s.objects.alias("current_version")
         conditions = [
             *self.collection.selection.clauses(self.node_identity),
             sql_clause(ceiling, self.node_identity),
-            # An older version goes out only while the object's current version may, too.
-            or_(
-                s.objects.c.is_current.is_(True),
-                exists(
-                    select(current.c.row_id).where(
-                        current.c.id == s.objects.c.id,
-                        current.c.is_current.is_(True),
-                        sql_clause(ceiling, self.node_identity, current),
-                    )
-                ),
-            ),
         ]
+        if filters.versions != ("last",) or self.collection.is_inbox:
+            # An older version goes out only while the object's current version may, too
+            # (a read of current versions alone, the usual one, needs no such test).
+            current = _CURRENT_VERSION
+            conditions.append(
+                or_(
+                    s.objects.c.is_current.is_(True),
+                    exists(
+                        select(current.c.row_id).where(
+                            current.c.id == s.objects.c.id,
+                            current.c.is_current.is_(True),
+                            sql_clause(ceiling, self.node_identity, current),
+                        )
+                    ),
+                )
+            )
         if filters.added_after_us is not None:
             conditions.append(added > filters.added_after_us)
         ids = self._source_ids(filters.ids)
@@ -489,7 +512,7 @@ class View:
             query = query.order_by(added, s.objects.c.row_id).limit(batch)
             with self.store.engine.connect() as conn:
                 rows = conn.execute(query).all()
-            parsed = [orjson.loads(r.body) for r in rows]
+            parsed = [orjson.loads(r.body) if self._needs_parsing(r) else None for r in rows]
             self._prime(rows, parsed)
             yield from zip(rows, parsed, strict=True)
             if len(rows) < batch:
@@ -497,24 +520,34 @@ class View:
             cursor_clause = added > rows[-1].added
             batch = min(batch * 4, 5000)
 
-    def _prime(self, rows: Sequence[Any], parsed: Sequence[dict[str, Any]]) -> None:
+    def _needs_parsing(self, row: Any) -> bool:
+        """Whether a row's object must be read to decide on it: under a redaction profile,
+        when it may reference something (the reference rule), or when this node signs it.
+        Most rows a peer reads (indicators, observables) reference nothing: they go out as
+        stored, unparsed."""
+        return self.audience.profile.active or _may_refer(row.body) or self._signs(row)
+
+    def _prime(self, rows: Sequence[Any], parsed: Sequence[dict[str, Any] | None]) -> None:
         """One query per batch for what :meth:`_decide` will ask of each row."""
-        refs = [ref for obj in parsed for ref in referenced_ids(obj)]
+        refs = [ref for obj in parsed if obj is not None for ref in referenced_ids(obj)]
         self._lookup.hidden([*refs, *(r.id for r in rows if not r.is_current)])
         if self.audience.profile.active and refs:
             self._lookup.objects(refs)
 
     # -- rows to items ------------------------------------------------------------------
 
-    def _decide(self, row: Any, obj: dict[str, Any]) -> Outcome | None:
-        """None when the ceiling refuses the row, else what the profile makes of it."""
+    def _decide(self, row: Any, obj: dict[str, Any] | None) -> Outcome | None:
+        """None when the ceiling refuses the row, else what the profile makes of it (an
+        object left unparsed by :meth:`_needs_parsing` has nothing to judge: it passes)."""
         ceiling = self.audience.ceiling
         # Belt and braces over the SQL clauses: the version itself, then the object's
         # current version, whose marking classifies every version of the object.
-        if not ceiling.allows_row(TLP(row.tlp), row.created_by_ref, self.node_identity):
+        if not ceiling.allows_row(_LEVELS[row.tlp], row.created_by_ref, self.node_identity):
             return None
         if not row.is_current and row.id in self._lookup.hidden([row.id]):
             return None
+        if obj is None:
+            return PASS
         return self.audience.profile.judge(obj, self._lookup)
 
     def _signs(self, row: Any) -> bool:
@@ -522,11 +555,11 @@ class View:
         as the creator of what it sends, and signing that would vouch for the peer's words."""
         return row.created_by_ref == self.node_identity and row.source_kind in OWN_SOURCES
 
-    def _expand(self, row: Any, obj: dict[str, Any]) -> list[Item]:
+    def _expand(self, row: Any, obj: dict[str, Any] | None) -> list[Item]:
         outcome = self._decide(row, obj)
         if outcome is None:
             return []
-        tlp = TLP(row.tlp)
+        tlp = _LEVELS[row.tlp]
         profile = self.audience.profile
         if outcome.action == "withhold":
             self.withheld[outcome.reason] += 1
@@ -554,6 +587,7 @@ class View:
                 self._item(row, relation, "derived-from", tlp),
             ]
         if self._signs(row):
+            assert obj is not None  # parsed: see _needs_parsing
             return [self._item(row, self.signer.sign_own(obj), "signed", tlp)]
         return [Item(row.id, row.type, row.added, tlp, row.body, "as-is", row.id, row.row_id, obj)]
 
